@@ -1,0 +1,48 @@
+#pragma once
+// Runner configuration: defaults, then the JSON file, then Fn's environment
+// names (FN_*), then command-line flags; later sources win. Every key is
+// documented in README.md ("Configuration").
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/call.h"
+
+namespace fnr {
+
+struct TlsConfig {
+  std::string cert;       // FN_NODE_CERT
+  std::string key;        // FN_NODE_CERT_KEY
+  std::string authority;  // FN_NODE_CERT_AUTHORITY
+  [[nodiscard]] bool enabled() const { return !cert.empty() || !key.empty() || !authority.empty(); }
+};
+
+struct Config {
+  std::string grpc_address = "0.0.0.0:9190";  // FN_GRPC_PORT sets the port
+  TlsConfig tls;
+  uint64_t max_total_memory_bytes = 0;  // 0 = detect
+  std::string ledger_name = "fn-runner-ledger";
+  uint32_t ledger_entries = 4096;
+  std::string images_dir = "/var/lib/fn-runner/images";
+  std::string worker_path;  // "" = fn-runner-worker beside fn-runner
+  std::string log_level = "info";
+  uint32_t drain_timeout_s = 30;
+  uint64_t max_response_bytes = 64ULL << 20;   // FN_MAX_RESPONSE_SIZE
+  uint64_t max_request_bytes = 64ULL << 20;    // body from the LB; 413 past it
+  uint32_t kill_grace_ms = 2000;  // worker exit grace after a cancel
+  CallLimits call_limits;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;
+  std::string error;
+};
+
+// `path` may be empty (no file). `env` is consulted through getenv.
+// `args` are flags like --config=PATH, --grpc-address=HOST:PORT,
+// --images-dir=DIR, --log-level=LEVEL, --ledger-name=NAME,
+// --max-total-memory-bytes=N, --worker=PATH, --drain-timeout=S.
+[[nodiscard]] ConfigLoad load_config(const std::vector<std::string>& args);
+
+}  // namespace fnr
