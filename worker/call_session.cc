@@ -1,0 +1,129 @@
+#include "worker/call_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "worker/default_format.h"
+
+namespace fnr {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<FormatRun> make_format_run(uv_loop_t* loop, const wire::CallSpec& spec,
+                                           CallSink* sink) {
+  if (spec.format() == "default") return std::make_unique<DefaultFormatRun>(loop, spec, sink);
+  return nullptr;
+}
+
+}  // namespace
+
+CallSession::CallSession(uv_loop_t* loop, UniqueFd supervisor_socket)
+    : loop_(loop), link_(loop, std::move(supervisor_socket), this) {
+  link_.start_reading();
+}
+
+CallSession::~CallSession() {
+  run_.reset();
+  link_.close();
+}
+
+void CallSession::on_frame(FrameType type, std::span<const char> payload) {
+  if (!have_spec_) {
+    if (type != FrameType::kCallSpec) return protocol_error("first frame is not a call spec");
+    return start_call(payload);
+  }
+  switch (type) {
+    case FrameType::kRequestData:
+      if (run_) {
+        run_->request_data(payload);
+        if (run_->request_blocked()) link_.stop_reading();
+      }
+      return;
+    case FrameType::kRequestEof:
+      if (run_) run_->request_eof();
+      return;
+    default:
+      return protocol_error(std::string("unexpected ") + std::string(frame_type_name(type)) +
+                            " frame");
+  }
+}
+
+void CallSession::start_call(std::span<const char> payload) {
+  if (!spec_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return protocol_error("call spec does not parse");
+  }
+  have_spec_ = true;
+  started_ns_ = now_ns();
+  spdlog::debug("call {}: starting {} ({} format)", spec_.id(), spec_.image(), spec_.format());
+  run_ = make_format_run(loop_, spec_, this);
+  if (!run_ && !finished_) {
+    finish(502, "format '" + spec_.format() + "' is not supported", true);
+  }
+}
+
+void CallSession::protocol_error(const std::string& why) {
+  spdlog::error("call {}: supervisor protocol error: {}", spec_.id(), why);
+  stop();
+}
+
+void CallSession::on_stream_closed(const std::string& reason) {
+  if (!finished_) spdlog::info("call {}: supervisor link closed ({}), ending", spec_.id(), reason);
+  stop();
+}
+
+void CallSession::on_drain() {
+  if (finished_) {
+    if (link_.queued_bytes() == 0) stop();
+    return;
+  }
+  if (run_) run_->response_unblocked();
+}
+
+void CallSession::request_unblocked() { link_.start_reading(); }
+
+void CallSession::result_start(int status, const HeaderList& headers) {
+  wire::ResultStart rs;
+  rs.set_status_code(status);
+  for (const auto& [k, v] : headers) {
+    auto* h = rs.add_headers();
+    h->set_key(k);
+    h->add_values(v);
+  }
+  link_.send(FrameType::kResultStart, rs.SerializeAsString());
+}
+
+void CallSession::response_data(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const size_t n = std::min(bytes.size(), kDataChunk);
+    link_.send(FrameType::kResponseData, bytes.substr(0, n));
+    bytes.remove_prefix(n);
+  }
+}
+
+void CallSession::finish(int code, std::string_view message, bool error_user) {
+  if (finished_) return;
+  finished_ = true;
+  wire::Finished f;
+  f.set_success(code == 200);
+  f.set_code(code);
+  f.set_message(std::string(message));
+  f.set_error_user(error_user);
+  f.set_started_unix_ns(started_ns_);
+  f.set_execution_ns(now_ns() - started_ns_);
+  link_.send(FrameType::kFinished, f.SerializeAsString());
+  if (link_.queued_bytes() == 0) {
+    stop();
+  } else {
+    link_.notify_when_empty();
+  }
+}
+
+void CallSession::stop() { uv_stop(loop_); }
+
+}  // namespace fnr

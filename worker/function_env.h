@@ -1,0 +1,18 @@
+#pragma once
+// The environment a function process gets (function-contract.md): the
+// call's config verbatim, Fn's per-call variables, and nothing of the
+// worker's own environment.
+#include <string>
+#include <vector>
+
+#include "proto/worker.pb.h"
+
+namespace fnr {
+
+// RFC 3339 UTC with milliseconds, as Fn writes Fn-Deadline / FN_DEADLINE.
+std::string rfc3339_utc_ms(int64_t unix_ms);
+
+// For the stdin/stdout formats (`default`, `http`, `json`).
+std::vector<std::string> stdio_format_env(const wire::CallSpec& spec);
+
+}  // namespace fnr
