@@ -1,1 +1,128 @@
-int main() { return 0; }
+// fn-runner: the supervisor. Owns the gRPC listener, the capacity ledger
+// and the workers; never runs function code itself.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "shared/config.h"
+#include "shared/ledger.h"
+#include "shared/log.h"
+#include "supervisor/engagement.h"
+#include "supervisor/event_loop.h"
+#include "supervisor/runner_context.h"
+#include "supervisor/runner_service.h"
+#include "supervisor/server_credentials.h"
+
+namespace {
+
+std::string default_worker_path() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::path(".") : self.parent_path()) / "fn-runner-worker";
+}
+
+uint64_t total_capacity_mib(const fnr::Config& config) {
+  const uint64_t bytes = config.max_total_memory_bytes != 0 ? config.max_total_memory_bytes
+                                                            : fnr::detect_total_memory_bytes();
+  return bytes >> 20;
+}
+
+// Every thread inherits this mask, so these signals reach only sigwait().
+sigset_t block_control_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int wait_for_stop(const sigset_t& set) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::warn("SIGHUP: configuration reload is not supported yet; ignoring");
+      continue;
+    }
+    return sig;
+  }
+}
+
+void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
+  ctx.draining.store(true);
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(ctx.config.drain_timeout_s);
+  spdlog::info("draining: no new calls; in-flight calls have {}s to finish",
+               ctx.config.drain_timeout_s);
+  server.Shutdown(deadline);
+  ctx.loop->post([&ctx] {
+    for (auto* e : ctx.with_worker) e->abort_call(503, "runner shutting down");
+  });
+  std::unique_lock<std::mutex> lock(ctx.workers_mu);
+  ctx.workers_cv.wait_for(lock, std::chrono::milliseconds(ctx.config.kill_grace_ms) * 2,
+                          [&ctx] { return ctx.live_workers == 0; });
+  if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const sigset_t control = block_control_signals();
+  fnr::ConfigLoad loaded = fnr::load_config(std::vector<std::string>(argv + 1, argv + argc));
+  if (!loaded.config) {
+    fprintf(stderr, "fn-runner: %s\n", loaded.error.c_str());
+    return 2;
+  }
+  fnr::RunnerContext ctx;
+  ctx.config = std::move(*loaded.config);
+  fnr::init_logging("supervisor", ctx.config.log_level);
+  ctx.worker_path = ctx.config.worker_path.empty() ? default_worker_path() : ctx.config.worker_path;
+  if (access(ctx.worker_path.c_str(), X_OK) != 0) {
+    spdlog::critical("worker binary '{}' is not executable", ctx.worker_path);
+    return 2;
+  }
+  ctx.config.images_dir = std::filesystem::absolute(ctx.config.images_dir).string();
+
+  try {
+    const uint64_t total_mib = total_capacity_mib(ctx.config);
+    auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
+    ctx.ledger = ledger.get();
+    fnr::EventLoop loop;
+    ctx.loop = &loop;
+    loop.start();
+
+    fnr::RunnerService service(ctx);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(ctx.config.grpc_address,
+                             fnr::make_server_credentials(ctx.config.tls), &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (!server || port == 0) {
+      spdlog::critical("cannot listen on {}", ctx.config.grpc_address);
+      return 1;
+    }
+    spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
+                 ctx.config.grpc_address, port, total_mib, ctx.config.images_dir);
+
+    const int sig = wait_for_stop(control);
+    spdlog::info("{} received", strsignal(sig));
+    drain(ctx, *server);
+    server->Wait();
+    loop.stop();
+    fnr::Ledger::remove(ctx.config.ledger_name);
+    spdlog::info("stopped");
+  } catch (const std::exception& ex) {
+    spdlog::critical("fatal: {}", ex.what());
+    return 1;
+  }
+  return 0;
+}

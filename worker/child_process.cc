@@ -4,7 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/pidfd.h>
+#include "shared/pidfd.h"
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,7 +83,7 @@ std::unique_ptr<ChildProcess> ChildProcess::launch(uv_loop_t* loop, const Launch
   // get there before the child ran setpgid.
   setpgid(pid, pid);
 
-  child->pidfd_.reset(pidfd_open(pid, 0));
+  child->pidfd_.reset(pidfd_open(pid));
   if (!child->pidfd_) throw sys_error("pidfd_open");
   child->poll_ = new uv_poll_t{};
   if (int rc = uv_poll_init(loop, child->poll_, child->pidfd_.get()); rc != 0) {

@@ -1,0 +1,125 @@
+#pragma once
+// One Engage stream, which carries one call. The object has two sides:
+//
+//  - the gRPC side (ServerBidiReactor callbacks on gRPC's threads): reads
+//    the Try, answers ack or NACK, forwards request frames, and owns a
+//    small thread-safe queue of outgoing RunnerMsgs;
+//  - the loop side (on the supervisor's libuv thread): the worker process,
+//    its socket, timers, and the call's outcome.
+//
+// The sides talk only by EventLoop::post() and the locked write queue. The
+// object lives while gRPC holds it (until OnDone) or the loop does (until
+// the worker is reaped), whichever is longer. Capacity is released when
+// the worker is gone, so it can never be released while a function runs.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "proto/runner.grpc.pb.h"
+#include "proto/worker.pb.h"
+#include "shared/call.h"
+#include "shared/frame_stream.h"
+#include "shared/ledger.h"
+#include "supervisor/runner_context.h"
+#include "supervisor/worker_process.h"
+
+namespace fnr {
+
+class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
+                         public FrameStream::Handler,
+                         public std::enable_shared_from_this<Engagement> {
+ public:
+  static grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* create(RunnerContext& ctx);
+  explicit Engagement(RunnerContext& ctx);
+  ~Engagement() override;
+
+  // Loop thread: end the call now (shutdown).
+  void abort_call(int code, const std::string& message);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr size_t kWriteHighWatermark = 256U * 1024;
+  static constexpr size_t kWriteLowWatermark = 64U * 1024;
+
+  // --- gRPC side -----------------------------------------------------------
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+  void handle_try(const TryCall& t);
+  void nack(const std::string& reason);
+  void forward_data(DataFrame* frame);
+  // Thread-safe.
+  void send(RunnerMsg&& msg);
+  void finish_after_writes(const grpc::Status& status);
+  void read_next();
+  [[nodiscard]] bool writes_over_watermark();
+
+  // --- loop side -----------------------------------------------------------
+  void loop_start(SpawnedWorker w);
+  void loop_request_data(const std::string& data);
+  void loop_request_eof();
+  void loop_client_gone();
+  void loop_writes_drained();
+  void on_frame(FrameType type, std::span<const char> payload) override;
+  void on_stream_closed(const std::string& reason) override;
+  void on_drain() override;
+  void on_result_start(std::span<const char> payload);
+  void on_response_data(std::span<const char> payload);
+  void on_finished(std::span<const char> payload);
+  void on_worker_exit(int wait_status);
+  void on_deadline();
+  void complete(bool success, int code, const std::string& message, bool error_user,
+                int64_t execution_ns);
+  void stop_worker();
+  void end_call();
+  void log_end() const;
+
+  RunnerContext& ctx_;
+
+  // Set on the gRPC thread before the loop side exists, read-only after.
+  std::optional<Call> call_;
+  std::optional<ReservationId> reservation_;
+  Clock::time_point received_at_{};
+  Clock::time_point reserved_at_{};
+  std::chrono::system_clock::time_point created_wall_{};
+  std::atomic<bool> eof_seen_{false};
+  uint64_t received_bytes_ = 0;  // gRPC read side only
+  ClientMsg in_;
+
+  // Guarded by mu_.
+  std::mutex mu_;
+  std::deque<RunnerMsg> out_;
+  size_t out_bytes_ = 0;
+  bool writing_ = false;
+  bool finish_requested_ = false;
+  bool finish_called_ = false;
+  bool wants_drain_ = false;
+  bool cancelled_ = false;
+  bool read_pending_ = false;
+  grpc::Status final_status_;
+  std::shared_ptr<Engagement> grpc_ref_;  // released in OnDone
+
+  // Loop thread only.
+  std::shared_ptr<Engagement> loop_ref_;  // released when the worker is gone
+  std::unique_ptr<WorkerProcess> worker_;
+  std::unique_ptr<FrameStream> link_;
+  uv_timer_t* timer_ = nullptr;
+  bool completed_ = false;
+  bool result_started_ = false;
+  bool client_gone_ = false;
+  int result_code_ = 0;
+  std::string result_message_;
+  int64_t execution_ns_ = 0;
+  Clock::time_point started_at_{};
+  uint64_t request_bytes_ = 0;
+  uint64_t response_bytes_ = 0;
+};
+
+}  // namespace fnr

@@ -1,0 +1,41 @@
+#pragma once
+// What every engagement shares: configuration, the ledger, the loop and
+// the counters the Status RPC reports.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "shared/config.h"
+#include "shared/ledger.h"
+#include "supervisor/event_loop.h"
+
+namespace fnr {
+
+class Engagement;
+
+struct RunnerCounters {
+  std::atomic<int32_t> active{0};              // Engage streams open
+  std::atomic<uint64_t> requests_received{0};  // Try messages seen
+  std::atomic<uint64_t> requests_handled{0};   // Trys that were not NACKed
+};
+
+struct RunnerContext {
+  Config config;
+  std::string worker_path;
+  Ledger* ledger = nullptr;
+  EventLoop* loop = nullptr;
+  RunnerCounters counters;
+  std::atomic<bool> draining{false};
+
+  // Engagements that own a worker; loop thread only, except the count that
+  // shutdown waits on.
+  std::unordered_set<Engagement*> with_worker;
+  std::mutex workers_mu;
+  std::condition_variable workers_cv;
+  size_t live_workers = 0;  // guarded by workers_mu
+};
+
+}  // namespace fnr

@@ -1,0 +1,126 @@
+#include "supervisor/worker_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include "shared/pidfd.h"
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "shared/uv_handles.h"
+
+namespace fnr {
+namespace {
+
+std::runtime_error sys_error(const std::string& what, int err = errno) {
+  return std::runtime_error(what + ": " + std::strerror(err));
+}
+
+// posix_spawn file actions and attributes, released however we leave.
+struct SpawnSetup {
+  posix_spawn_file_actions_t actions{};
+  posix_spawnattr_t attr{};
+  SpawnSetup() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~SpawnSetup() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+}  // namespace
+
+SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& log_level) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw sys_error("socketpair");
+  UniqueFd ours(fds[0]), theirs(fds[1]);
+  // dup2(3, 3) would keep FD_CLOEXEC set; make sure the source is not 3.
+  if (theirs.get() == 3) {
+    theirs.reset(fcntl(3, F_DUPFD_CLOEXEC, 4));
+    if (!theirs) throw sys_error("fcntl(F_DUPFD_CLOEXEC)");
+  }
+
+  SpawnSetup s;
+  posix_spawn_file_actions_adddup2(&s.actions, theirs.get(), 3);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&s.attr, &none);
+  posix_spawnattr_setsigdefault(&s.attr, &defaults);
+  posix_spawnattr_setpgroup(&s.attr, 0);
+  posix_spawnattr_setflags(&s.attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+
+  std::string parent = "FNR_PARENT_PID=" + std::to_string(getpid());
+  std::string level = "FN_LOG_LEVEL=" + log_level;
+  std::vector<char*> envp = {parent.data(), level.data(), nullptr};
+  std::string arg0 = worker_path;
+  std::vector<char*> argv = {arg0.data(), nullptr};
+
+  pid_t pid = -1;
+  if (int rc = posix_spawn(&pid, worker_path.c_str(), &s.actions, &s.attr, argv.data(),
+                           envp.data());
+      rc != 0) {
+    throw sys_error("posix_spawn " + worker_path, rc);
+  }
+  SpawnedWorker w;
+  w.pid = pid;
+  // Nobody else reaps our children, so the pid cannot have been reused.
+  w.pidfd.reset(pidfd_open(pid));
+  if (!w.pidfd) {
+    const int err = errno;
+    ::kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    throw sys_error("pidfd_open", err);
+  }
+  w.socket = std::move(ours);
+  return w;
+}
+
+WorkerProcess::WorkerProcess(uv_loop_t* loop, pid_t pid, UniqueFd pidfd,
+                             std::function<void(int)> on_exit)
+    : pid_(pid), pidfd_(std::move(pidfd)), on_exit_(std::move(on_exit)) {
+  poll_ = new uv_poll_t{};
+  uv_poll_init(loop, poll_, pidfd_.get());
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, on_readable);
+}
+
+void WorkerProcess::on_readable(uv_poll_t* poll, int /*status*/, int /*events*/) {
+  auto* self = static_cast<WorkerProcess*>(poll->data);
+  if (self == nullptr || self->reaped_) return;
+  siginfo_t info{};
+  if (waitid(P_PIDFD, self->pidfd_.get(), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
+    return;
+  }
+  self->reaped_ = true;
+  uv_poll_stop(poll);
+  const int status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
+  if (self->on_exit_) self->on_exit_(status);
+}
+
+void WorkerProcess::kill() {
+  if (!reaped_) ::kill(pid_, SIGKILL);
+}
+
+WorkerProcess::~WorkerProcess() {
+  close_and_free(poll_);
+  if (!reaped_) {
+    ::kill(pid_, SIGKILL);
+    siginfo_t info{};
+    waitid(P_PIDFD, pidfd_.get(), &info, WEXITED);
+  }
+}
+
+}  // namespace fnr

@@ -1,0 +1,1 @@
+// Replaced by the end-to-end suite.
