@@ -11,6 +11,13 @@
 
 namespace fnr {
 
+// Fn's models.MaxMilliCPUs (1024 cores): larger cpus values are rejected, as
+// Fn's API would have.
+inline constexpr uint32_t kMaxCallMilliCpus = 1024000;
+
+// Longest call id accepted; Fn ids are 26-character ULIDs.
+inline constexpr size_t kMaxCallIdLength = 128;
+
 struct CallLimits {
   uint32_t default_memory_mib = 128;
   uint32_t max_memory_mib = 8192;  // also capped by the runner's total
@@ -18,8 +25,8 @@ struct CallLimits {
   uint32_t max_timeout_s = 300;
   uint32_t default_idle_timeout_s = 30;
   uint32_t max_idle_timeout_s = 3600;
-  size_t max_config_bytes = 64U * 1024;   // sum of config keys + values
-  size_t max_header_bytes = 64U * 1024;   // sum of header names + values
+  size_t max_config_bytes = 64U * 1024;  // sum of config keys + values
+  size_t max_header_bytes = 64U * 1024;  // sum of header names + values
   size_t max_json_bytes = 1U << 20;
 };
 
@@ -35,8 +42,8 @@ struct Call {
   uint32_t timeout_s = 0;
   uint32_t idle_timeout_s = 0;
   uint32_t memory_mib = 0;
-  uint32_t cpus_milli = 0;  // 0 = no CPU quota
-  uint32_t tmpfs_mib = 0;   // 0 = runner default
+  uint32_t cpus_milli = 0;                                  // 0 = no CPU quota
+  uint32_t tmpfs_mib = 0;                                   // 0 = runner default
   std::vector<std::pair<std::string, std::string>> config;  // sorted by key
   std::vector<std::pair<std::string, std::vector<std::string>>> headers;
   std::string method;

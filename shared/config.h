@@ -28,10 +28,11 @@ struct Config {
   std::string worker_path;  // "" = fn-runner-worker beside fn-runner
   std::string log_level = "info";
   uint32_t drain_timeout_s = 30;
-  uint64_t max_response_bytes = 64ULL << 20;   // FN_MAX_RESPONSE_SIZE
-  uint64_t max_request_bytes = 64ULL << 20;    // body from the LB; 413 past it
-  uint32_t kill_grace_ms = 2000;  // worker exit grace after a cancel
-  CallLimits call_limits;
+  uint64_t max_response_bytes = 64ULL << 20;  // FN_MAX_RESPONSE_SIZE
+  uint64_t max_request_bytes = 64ULL << 20;   // body from the LB; 413 past it
+  uint32_t kill_grace_ms = 2000;              // worker exit grace after a cancel
+  CallLimits call_limits;                     // JSON key "call"
+  std::string config_file;                    // the file that was loaded, "" if none (for logs)
 };
 
 struct ConfigLoad {
@@ -43,6 +44,15 @@ struct ConfigLoad {
 // `args` are flags like --config=PATH, --grpc-address=HOST:PORT,
 // --images-dir=DIR, --log-level=LEVEL, --ledger-name=NAME,
 // --max-total-memory-bytes=N, --worker=PATH, --drain-timeout=S.
+//
+// `args` excludes argv[0], and every flag takes the --name=VALUE form. The
+// file is --config=PATH, else $FN_RUNNER_CONFIG, else none; it is JSON with
+// the field names above (plus tls.{cert,key,authority} and call.{...} with
+// the CallLimits names) and may carry // and /* */ comments. Unknown keys are
+// errors, to catch typos. Empty environment variables count as unset.
+// Relative paths (images_dir, worker_path, TLS files) are kept as given; the
+// supervisor resolves them against its working directory. On failure the
+// error reads "config: <reason>".
 [[nodiscard]] ConfigLoad load_config(const std::vector<std::string>& args);
 
 }  // namespace fnr

@@ -13,4 +13,9 @@ namespace fnr {
 bool init_logging(std::string_view name, const std::string& level);
 bool set_log_level(const std::string& level);
 
+// True for trace, debug, info, warn, warning, error, critical and off, in any
+// letter case (Fn's FN_LOG_LEVEL=DEBUG works). spdlog::level::from_str maps
+// unknown names to off, which would silence a typo, hence this check.
+[[nodiscard]] bool is_valid_log_level(std::string_view level);
+
 }  // namespace fnr
