@@ -69,8 +69,7 @@ class Ledger {
   // Atomic check-and-reserve. nullopt when `mib` does not fit (after
   // reclaiming dead owners) or no entry is free; then nothing was reserved.
   // `owner` is the process that holds it (0 = the caller).
-  std::optional<ReservationId> reserve(std::string_view call_id, uint32_t mib,
-                                       pid_t owner = 0);
+  std::optional<ReservationId> reserve(std::string_view call_id, uint32_t mib, pid_t owner = 0);
   // Hands the reservation to another process (the worker) and state.
   bool set_owner(ReservationId id, pid_t owner, ReservationState state);
   // Idempotent: releasing twice, or after a reap, is a no-op returning false.
@@ -82,6 +81,14 @@ class Ledger {
   [[nodiscard]] uint64_t total_mib() const;
   [[nodiscard]] uint64_t reserved_mib() const;
 
+  // TEST SEAM ONLY; nothing in the runner may call it. Takes the ledger lock
+  // and returns without releasing it, so a test can SIGKILL this process at
+  // the worst instant. With `half_reserve_mib` > 0 it also leaves behind what
+  // a reserve() killed midway would: an entry still being written and
+  // reserved_mib already raised by that amount. The calling process must
+  // die afterwards: any further use of the ledger from this thread deadlocks.
+  void lock_for_test(uint32_t half_reserve_mib = 0);
+
  private:
   struct Impl;
   explicit Ledger(std::unique_ptr<Impl> impl);
@@ -91,5 +98,9 @@ class Ledger {
 // Total capacity when the config gives none: the runner's cgroup memory
 // limit (v1 or v2) if it has one, else the host's memory.
 [[nodiscard]] uint64_t detect_total_memory_bytes();
+// The same, with every path (/proc/self/cgroup, /proc/meminfo,
+// /sys/fs/cgroup/...) read below `root` instead of "/", so tests can stage a
+// fake tree. Throws std::runtime_error if not even MemTotal can be read.
+[[nodiscard]] uint64_t detect_total_memory_bytes(const std::string& root);
 
 }  // namespace fnr
