@@ -1,1 +1,101 @@
-int main() { return 0; }
+// fn-runner-bench: Engage latency and throughput against a runner, beside
+// the gRPC bidi floor of the same machine, so results read as ratios (the
+// machines are shared and noisy; absolute figures drift between runs).
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "bench/channels.h"
+#include "bench/driver.h"
+#include "bench/engage_bench.h"
+#include "bench/fake_runner.h"
+#include "bench/options.h"
+#include "bench/pingpong.h"
+#include "bench/selftest.h"
+#include "client/lb_client.h"
+
+namespace fnr::bench {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+
+std::optional<RunResult> run_pingpong(const Options& o) {
+  std::string error;
+  const std::unique_ptr<EchoServer> server = EchoServer::start(&error);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  if (!server ||
+      !connect_channels(server->address(), o.channels, kConnectTimeout, &channels, &error)) {
+    std::fprintf(stderr, "fn-runner-bench: pingpong: %s\n", error.c_str());
+    return std::nullopt;
+  }
+  return run_workers(o, pingpong_workers(o, channels));
+}
+
+std::optional<RunResult> run_engage(const Options& o) {
+  std::string error;
+  std::unique_ptr<FakeRunner> fake;
+  std::string target = o.addr;
+  if (target == "fake") {
+    fake = FakeRunner::start(&error);
+    if (!fake) {
+      std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    target = fake->address();
+  }
+  std::vector<std::unique_ptr<client::LbClient>> clients;
+  for (uint32_t i = 0; i < o.channels; ++i) {
+    auto lb = client::LbClient::create({.target = target,
+                                        .mode = o.lb,
+                                        .tls = o.tls,
+                                        // Explicit, so no call pays for parsing its JSON.
+                                        .deadline = std::chrono::seconds(o.timeout_s)},
+                                       &error);
+    if (!lb) {
+      std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    if (!lb->wait_connected(kConnectTimeout)) {
+      std::fprintf(stderr, "fn-runner-bench: cannot connect to the runner at %s\n", target.c_str());
+      return std::nullopt;
+    }
+    clients.push_back(std::move(lb));
+  }
+  return run_workers(o, engage_workers(o, clients));
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+}  // namespace
+}  // namespace fnr::bench
+
+int main(int argc, char** argv) {
+  using namespace fnr::bench;
+  const ParsedOptions parsed = parse_options(argc, argv);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const Options& o = parsed.options;
+
+  if (o.mode == Mode::kSelfTest) return run_selftest();
+
+  std::optional<RunResult> pingpong;
+  std::optional<RunResult> engage;
+  if (o.mode == Mode::kPingPong || o.mode == Mode::kBoth) {
+    pingpong = run_pingpong(o);
+    if (!pingpong) return 1;
+    print_result("pingpong", *pingpong);
+  }
+  if (o.mode == Mode::kEngage || o.mode == Mode::kBoth) {
+    engage = run_engage(o);
+    if (!engage) return 1;
+    std::printf("engage_lb: %s\n", fnr::client::lb_mode_name(o.lb).data());
+    std::printf("engage_size: %zu\n", o.size);
+    print_result("engage", *engage);
+  }
+  if (pingpong && engage) {
+    std::printf("ratio_p50: %.2f\n", ratio(engage->percentile_us(50), pingpong->percentile_us(50)));
+    std::printf("ratio_p99: %.2f\n", ratio(engage->percentile_us(99), pingpong->percentile_us(99)));
+    std::printf("ratio_calls_per_s: %.3f\n", ratio(engage->calls_per_s(), pingpong->calls_per_s()));
+  }
+  const bool failed = (pingpong && pingpong->errors > 0) || (engage && engage->errors > 0);
+  return failed ? 1 : 0;
+}

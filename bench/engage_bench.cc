@@ -1,0 +1,103 @@
+#include "bench/engage_bench.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+
+namespace fnr::bench {
+namespace {
+
+constexpr std::string_view kIdMarker = "@CALL-ID@";
+
+// The call JSON split around its id, so each call costs two appends rather
+// than a JSON serialisation.
+struct CallTemplate {
+  std::string before_id;
+  std::string after_id;
+};
+
+CallTemplate make_template(const Options& o) {
+  nlohmann::ordered_json call;
+  call["id"] = kIdMarker;
+  call["app_id"] = "fn-runner-bench";
+  call["path"] = "/bench";
+  call["image"] = o.image;
+  call["type"] = "sync";
+  call["format"] = o.format;
+  call["url"] = "http://fn-runner-bench/r/fn-runner-bench/bench";
+  call["method"] = "POST";
+  call["timeout"] = o.timeout_s;
+  call["idle_timeout"] = 30;
+  call["memory"] = o.memory_mib;
+  call["config"] = {{"FN_APP_NAME", "fn-runner-bench"},
+                    {"FN_FORMAT", o.format},
+                    {"FN_MEMORY", std::to_string(o.memory_mib)},
+                    {"FN_PATH", "/bench"},
+                    {"FN_TYPE", "sync"}};
+  call["headers"] = {{"Content-Length", {std::to_string(o.size)}},
+                     {"Content-Type", {"application/octet-stream"}}};
+  const std::string json = call.dump();
+  const size_t at = json.find(kIdMarker);
+  return {json.substr(0, at), json.substr(at + kIdMarker.size())};
+}
+
+std::string describe_failure(const client::CallOutcome& out) {
+  if (!out.protocol_error.empty()) return "protocol: " + out.protocol_error;
+  if (out.nacked) return "NACK: " + out.ack_details;
+  if (out.finished && !out.finished_success) return "finished " + out.details;
+  if (out.grpc_code != 0) {
+    return "gRPC " + std::to_string(out.grpc_code) + ": " + out.grpc_message;
+  }
+  return "LB would answer " + std::to_string(out.verdict.http_status) + " " +
+         out.verdict.http_message;
+}
+
+class EngageWorker : public Worker {
+ public:
+  EngageWorker(client::LbClient& lb, const CallTemplate& tmpl, std::string id_prefix,
+               const std::string& body)
+      : lb_(lb), tmpl_(tmpl), id_prefix_(std::move(id_prefix)), body_(body) {
+    // The response body is only counted: keeping it would make the bench
+    // measure string growth.
+    options_.on_data = [this](std::string_view bytes) { response_bytes_ += bytes.size(); };
+  }
+
+  OpResult call() override {
+    json_.assign(tmpl_.before_id);
+    json_.append(id_prefix_).append(std::to_string(seq_++)).append(tmpl_.after_id);
+    const client::CallOutcome out = lb_.engage(json_, client::BodySource(body_), options_);
+    if (out.success && out.protocol_error.empty()) {
+      return {OpResult::Kind::kOk, out.latency, {}};
+    }
+    const bool busy = out.verdict.try_next_runner;
+    return {busy ? OpResult::Kind::kNack : OpResult::Kind::kError, out.latency,
+            describe_failure(out)};
+  }
+
+ private:
+  client::LbClient& lb_;
+  const CallTemplate& tmpl_;
+  std::string id_prefix_;
+  std::string_view body_;
+  client::CallOptions options_;
+  std::string json_;
+  uint64_t seq_ = 0;
+  uint64_t response_bytes_ = 0;
+};
+
+}  // namespace
+
+WorkerFactory engage_workers(const Options& options,
+                             const std::vector<std::unique_ptr<client::LbClient>>& clients) {
+  auto tmpl = std::make_shared<CallTemplate>(make_template(options));
+  auto body = std::make_shared<std::string>(options.size, 'b');
+  // Ids unique across runs too, so a runner's logs tell runs apart.
+  std::random_device rd;
+  const std::string run = std::to_string(rd() % 100000);
+  return [&clients, tmpl, body, run](uint32_t index, std::string*) -> std::unique_ptr<Worker> {
+    const std::string prefix = "bench-" + run + "-" + std::to_string(index) + "-";
+    return std::make_unique<EngageWorker>(*clients[index % clients.size()], *tmpl, prefix, *body);
+  };
+}
+
+}  // namespace fnr::bench

@@ -1,0 +1,171 @@
+#include "bench/options.h"
+
+#include <getopt.h>
+
+#include <charconv>
+#include <cstdio>
+#include <string_view>
+
+namespace fnr::bench {
+namespace {
+
+constexpr std::string_view kHelp = R"(usage: fn-runner-bench [MODE] [--mode MODE] [options]
+
+MODE (default engage):
+  engage     Engage calls against --addr, as an Fn 2018 LB
+  pingpong   a raw gRPC bidi echo on an in-process server over 127.0.0.1:
+             the floor any Engage latency is to be compared with
+  both       pingpong, then engage, then their ratios
+  selftest   checks the LB client against an in-process fake runner
+
+Output is one "key: value" per line: <mode>_calls, _seconds, _calls_per_s,
+_p50_us, _p90_us, _p99_us, _max_us, _nacks, _errors; "both" adds ratio_p50,
+ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong).
+
+  --addr HOST:PORT  the runner ("fake": an in-process echoing fake runner)
+  --c N             concurrent streams, one thread each (default 1)
+  --n N             measured calls or round trips in all (default 1000)
+  --duration S      stop measuring after S seconds whatever --n says (default 60)
+  --warmup N        unmeasured calls first, in all (default 50)
+  --size B          request body / ping payload in bytes (default 64)
+  --channels N      gRPC connections, shared round-robin (default 1)
+  --lb april|may    LB behaviour for engage (default may)
+  --image IMG       function image (default fnproject/hello:0.0.1)
+  --memory MIB      memory per call (default 128)
+  --timeout S       call timeout and stream deadline (default 30)
+  --format F        call format (default "default")
+  --stream-per-call pingpong opens a stream per round trip
+  --ca F --cert F --key F --server-name N   TLS to the runner
+)";
+
+template <typename T>
+bool number(std::string_view flag, const char* text, T* out) {
+  const std::string_view s = text;
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size()) {
+    std::fprintf(stderr, "fn-runner-bench: --%.*s wants a number, got '%s'\n",
+                 static_cast<int>(flag.size()), flag.data(), text);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+std::optional<Mode> parse_mode(std::string_view s) {
+  if (s == "engage") return Mode::kEngage;
+  if (s == "pingpong") return Mode::kPingPong;
+  if (s == "both") return Mode::kBoth;
+  if (s == "selftest") return Mode::kSelfTest;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ParsedOptions parse_options(int argc, char** argv) {
+  ParsedOptions r;
+  Options& o = r.options;
+  client::TlsFiles tls;
+  bool any_tls = false;
+  auto usage_error = [&r]() -> ParsedOptions& {
+    r.exit_code = 2;
+    return r;
+  };
+
+  // The mode may come first, as a word.
+  int first = 1;
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto mode = parse_mode(argv[1]);
+    if (!mode) {
+      std::fprintf(stderr, "fn-runner-bench: unknown mode '%s'\n", argv[1]);
+      return usage_error();
+    }
+    o.mode = *mode;
+    first = 2;
+  }
+
+  static const option kOptions[] = {
+      {"mode", required_argument, nullptr, 0},     {"addr", required_argument, nullptr, 0},
+      {"c", required_argument, nullptr, 0},        {"n", required_argument, nullptr, 0},
+      {"duration", required_argument, nullptr, 0}, {"warmup", required_argument, nullptr, 0},
+      {"size", required_argument, nullptr, 0},     {"channels", required_argument, nullptr, 0},
+      {"lb", required_argument, nullptr, 0},       {"image", required_argument, nullptr, 0},
+      {"memory", required_argument, nullptr, 0},   {"timeout", required_argument, nullptr, 0},
+      {"format", required_argument, nullptr, 0},   {"stream-per-call", no_argument, nullptr, 0},
+      {"ca", required_argument, nullptr, 0},       {"cert", required_argument, nullptr, 0},
+      {"key", required_argument, nullptr, 0},      {"server-name", required_argument, nullptr, 0},
+      {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
+  };
+  // getopt_long_only, so that the single-dash "-c 16" and "-n 5000" work too.
+  optind = first;
+  for (;;) {
+    int index = -1;
+    const int c = getopt_long_only(argc, argv, "h", kOptions, &index);
+    if (c == -1) break;
+    if (c == 'h') {
+      std::fputs(kHelp.data(), stdout);
+      r.exit_code = 0;
+      return r;
+    }
+    if (c != 0) return usage_error();
+    const std::string_view name = kOptions[index].name;
+    const char* v = optarg;
+    bool ok = true;
+    uint64_t seconds = 0;
+    if (name == "mode") {
+      const auto mode = parse_mode(v);
+      if (!mode) std::fprintf(stderr, "fn-runner-bench: unknown mode '%s'\n", v);
+      ok = mode.has_value();
+      if (mode) o.mode = *mode;
+    } else if (name == "addr") {
+      o.addr = v;
+    } else if (name == "c") {
+      ok = number(name, v, &o.concurrency) && o.concurrency > 0;
+    } else if (name == "n") {
+      ok = number(name, v, &o.calls);
+    } else if (name == "duration") {
+      ok = number(name, v, &seconds);
+      o.duration = std::chrono::seconds(seconds);
+    } else if (name == "warmup") {
+      ok = number(name, v, &o.warmup);
+    } else if (name == "size") {
+      ok = number(name, v, &o.size);
+    } else if (name == "channels") {
+      ok = number(name, v, &o.channels) && o.channels > 0;
+    } else if (name == "lb") {
+      const auto lb = client::parse_lb_mode(v);
+      if (!lb) std::fprintf(stderr, "fn-runner-bench: --lb wants april or may, got '%s'\n", v);
+      ok = lb.has_value();
+      if (lb) o.lb = *lb;
+    } else if (name == "image") {
+      o.image = v;
+    } else if (name == "memory") {
+      ok = number(name, v, &o.memory_mib);
+    } else if (name == "timeout") {
+      ok = number(name, v, &o.timeout_s) && o.timeout_s > 0;
+    } else if (name == "format") {
+      o.format = v;
+    } else if (name == "stream-per-call") {
+      o.stream_per_call = true;
+    } else {
+      any_tls = true;
+      if (name == "ca") tls.ca = v;
+      if (name == "cert") tls.cert = v;
+      if (name == "key") tls.key = v;
+      if (name == "server-name") tls.server_name = v;
+    }
+    if (!ok) return usage_error();
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "fn-runner-bench: unexpected argument '%s'\n", argv[optind]);
+    return usage_error();
+  }
+  if (any_tls) o.tls = tls;
+  if ((o.mode == Mode::kEngage || o.mode == Mode::kBoth) && o.addr.empty()) {
+    std::fputs("fn-runner-bench: engage needs --addr HOST:PORT (or --addr fake)\n", stderr);
+    return usage_error();
+  }
+  return r;
+}
+
+}  // namespace fnr::bench

@@ -1,0 +1,43 @@
+#pragma once
+// fn-runner-bench's command line.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "client/lb_client.h"
+
+namespace fnr::bench {
+
+enum class Mode { kEngage, kPingPong, kBoth, kSelfTest };
+
+struct Options {
+  Mode mode = Mode::kEngage;
+  // Runner address; "fake" starts an in-process fake runner that echoes, the
+  // floor for the Engage message pattern itself.
+  std::string addr;
+  uint32_t concurrency = 1;           // --c: streams in flight, one thread each
+  uint64_t calls = 1000;              // --n: measured calls (or round trips) in all
+  std::chrono::seconds duration{60};  // hard bound on the measured phase
+  uint64_t warmup = 50;               // unmeasured calls first, in all
+  size_t size = 64;                   // request body / ping payload bytes
+  uint32_t channels = 1;              // connections, shared round-robin
+  client::LbMode lb = client::LbMode::kMay;
+  std::string image = "fnproject/hello:0.0.1";
+  uint32_t memory_mib = 128;
+  uint32_t timeout_s = 30;
+  std::string format = "default";
+  std::optional<client::TlsFiles> tls;
+  // Pingpong: a new stream per round trip rather than one long stream, the
+  // fairer floor for Engage, which opens a stream per call.
+  bool stream_per_call = false;
+};
+
+// nullopt with the exit code when the process should stop (help, errors).
+struct ParsedOptions {
+  Options options;
+  std::optional<int> exit_code;
+};
+[[nodiscard]] ParsedOptions parse_options(int argc, char** argv);
+
+}  // namespace fnr::bench

@@ -1,0 +1,140 @@
+// `fn-runnerctl status`: what the runner has promised, read straight from
+// its shared-memory ledger (so it works even when the gRPC side is stuck),
+// plus the Status RPC on request.
+#include <getopt.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "client/lb_client.h"
+#include "shared/config.h"
+#include "shared/ledger.h"
+
+namespace fnr::cli {
+namespace {
+
+constexpr std::string_view kHelp =
+    R"(usage: fn-runnerctl status [--ledger NAME] [--grpc HOST:PORT [TLS options]]
+
+Prints the runner's capacity ledger: total, reserved and free MiB and one
+line per reservation (call id, MiB, owner pid, state, age).
+
+  --ledger NAME          shared-memory ledger name (default: the runner's default)
+  --grpc HOST:PORT       also call the Status RPC: active, requests_received,
+                         requests_handled
+  --timeout S            Status RPC deadline in seconds (default 5)
+)";
+
+std::string age_text(int64_t start_unix_ms) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const int64_t age_ms = start_unix_ms > 0 ? now_ms - start_unix_ms : 0;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(age_ms) / 1000.0);
+  return buf;
+}
+
+bool print_ledger(const std::string& name) {
+  std::string error;
+  const std::unique_ptr<Ledger> ledger = Ledger::open(name, &error);
+  if (!ledger) {
+    std::fprintf(stderr, "fn-runnerctl: cannot open ledger '%s': %s\n", name.c_str(),
+                 error.c_str());
+    return false;
+  }
+  // One snapshot, so the totals and the lines agree with each other.
+  const LedgerSnapshot snap = ledger->snapshot();
+  const uint64_t free_mib =
+      snap.total_mib > snap.reserved_mib ? snap.total_mib - snap.reserved_mib : 0;
+  std::printf("ledger: %s\n", name.c_str());
+  std::printf("total_mib: %llu\n", static_cast<unsigned long long>(snap.total_mib));
+  std::printf("reserved_mib: %llu\n", static_cast<unsigned long long>(snap.reserved_mib));
+  std::printf("free_mib: %llu\n", static_cast<unsigned long long>(free_mib));
+  std::printf("reservations: %zu\n", snap.entries.size());
+  if (!snap.entries.empty()) {
+    std::printf("%-30s %7s %8s %-9s %s\n", "CALL ID", "MIB", "PID", "STATE", "AGE");
+  }
+  for (const ReservationView& e : snap.entries) {
+    const std::string_view state = reservation_state_name(e.state);
+    std::printf("%-30s %7u %8d %-9.*s %s\n", e.call_id.empty() ? "-" : e.call_id.c_str(), e.mib,
+                static_cast<int>(e.owner_pid), static_cast<int>(state.size()), state.data(),
+                age_text(e.start_unix_ms).c_str());
+  }
+  return true;
+}
+
+bool print_grpc_status(const std::string& addr, const TlsFlags& tls, uint32_t timeout_s) {
+  std::string error;
+  const std::unique_ptr<client::LbClient> lb =
+      client::LbClient::create({.target = addr, .tls = tls.tls()}, &error);
+  if (!lb) {
+    std::fprintf(stderr, "fn-runnerctl: %s\n", error.c_str());
+    return false;
+  }
+  const client::RunnerStatusReply st = lb->status(std::chrono::seconds(timeout_s));
+  if (!st.ok) {
+    std::fprintf(stderr, "fn-runnerctl: Status RPC to %s failed: gRPC %d: %s\n", addr.c_str(),
+                 st.grpc_code, st.grpc_message.c_str());
+    return false;
+  }
+  std::printf("active: %d\n", st.active);
+  std::printf("requests_received: %llu\n", static_cast<unsigned long long>(st.requests_received));
+  std::printf("requests_handled: %llu\n", static_cast<unsigned long long>(st.requests_handled));
+  return true;
+}
+
+}  // namespace
+
+int status_command(int argc, char** argv) {
+  std::string ledger_name = Config{}.ledger_name;
+  std::string grpc_addr;
+  uint32_t timeout_s = 5;
+  TlsFlags tls;
+
+  static const option kOptions[] = {
+      {"ledger", required_argument, nullptr, 0},
+      {"grpc", required_argument, nullptr, 0},
+      {"timeout", required_argument, nullptr, 0},
+      {"ca", required_argument, nullptr, 0},
+      {"cert", required_argument, nullptr, 0},
+      {"key", required_argument, nullptr, 0},
+      {"server-name", required_argument, nullptr, 0},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  optind = 1;
+  for (;;) {
+    int index = -1;
+    const int c = getopt_long(argc, argv, "h", kOptions, &index);
+    if (c == -1) break;
+    if (c == 'h') {
+      std::printf("%s%s", kHelp.data(), kTlsHelp.data());
+      return kExitOk;
+    }
+    if (c != 0) return kExitUsage;  // getopt has said what was wrong
+    const std::string_view name = kOptions[index].name;
+    if (name == "ledger") {
+      ledger_name = optarg;
+    } else if (name == "grpc") {
+      grpc_addr = optarg;
+    } else if (name == "timeout") {
+      if (!parse_number(name, optarg, &timeout_s)) return kExitUsage;
+    } else {
+      tls.take(name, optarg);
+    }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "fn-runnerctl status: unexpected argument '%s'\n", argv[optind]);
+    return kExitUsage;
+  }
+
+  bool ok = print_ledger(ledger_name);
+  if (!grpc_addr.empty()) ok = print_grpc_status(grpc_addr, tls, timeout_s) && ok;
+  return ok ? kExitOk : kExitFailed;
+}
+
+}  // namespace fnr::cli
