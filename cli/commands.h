@@ -10,5 +10,6 @@ inline constexpr int kExitUsage = 2;
 
 int status_command(int argc, char** argv);
 int invoke_command(int argc, char** argv);
+int image_command(int argc, char** argv);
 
 }  // namespace fnr::cli

@@ -12,6 +12,7 @@ constexpr std::string_view kUsage = R"(usage: fn-runnerctl <command> [options]
 commands:
   status   capacity ledger (and optionally the Status RPC) of a local runner
   invoke   run one call through a runner, body from stdin, as an Fn LB would
+  image    import, list and remove images in the runner's image store
 
 Run 'fn-runnerctl <command> --help' for a command's options.
 )";
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   // The subcommand sees itself as argv[0], as getopt expects.
   if (command == "status") return fnr::cli::status_command(argc - 1, argv + 1);
   if (command == "invoke") return fnr::cli::invoke_command(argc - 1, argv + 1);
+  if (command == "image") return fnr::cli::image_command(argc - 1, argv + 1);
   std::fprintf(stderr, "fn-runnerctl: unknown command '%s'\n\n%s", argv[1], kUsage.data());
   return fnr::cli::kExitUsage;
 }

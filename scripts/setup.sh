@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libuv1-dev libboost-dev libspdlog-dev nlohmann-json3-dev
-  libseccomp-dev libcap-dev busybox-static
+  libseccomp-dev libcap-dev busybox-static libarchive-dev libssl-dev
   libgtest-dev libgmock-dev openssl procps
 )
 missing=()
