@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+# The sample function as a real OCI image (static busybox + a shell script),
+# imported into the runner's image store the way an operator would.
+scripts/make-sample-image.sh build/sample-image >/dev/null
+build/fn-runnerctl image import build/sample-image --name fnproject/hello:0.0.1 --images-dir build/images
+
 log=$(mktemp /tmp/fn-runner-demo.XXXXXX.log)
 build/fn-runner --config=etc/fn-runner.json 2>"$log" &
 runner=$!

@@ -62,6 +62,13 @@ class ObjectReader {
     out = v->get<std::string>();
   }
 
+  void boolean(const char* key, bool& out) {
+    const json* v = find(key);
+    if (v == nullptr) return;
+    if (!v->is_boolean()) return fail(fmt::format("key {} must be true or false", name(key)));
+    out = v->get<bool>();
+  }
+
   template <typename T>
   void uint(const char* key, T& out) {
     const json* v = find(key);
@@ -144,6 +151,18 @@ Error apply_call_json(const json& obj, CallLimits& limits) {
   return r.finish();
 }
 
+Error apply_sandbox_json(const json& obj, SandboxConfig& sb) {
+  ObjectReader r(obj, "sandbox.");
+  r.boolean("enabled", sb.enabled);
+  r.uint("uid", sb.uid);
+  r.uint("gid", sb.gid);
+  r.boolean("host_network", sb.host_network);
+  r.uint("pids_max", sb.pids_max);
+  r.uint("nofile", sb.nofile);
+  r.uint("tmpfs_mib", sb.tmpfs_mib);
+  return r.finish();
+}
+
 Error apply_json(const json& doc, Config& c) {
   if (!doc.is_object()) return "the top level must be an object";
   ObjectReader r(doc, "");
@@ -160,6 +179,7 @@ Error apply_json(const json& doc, Config& c) {
   r.uint("max_request_bytes", c.max_request_bytes);
   r.uint("kill_grace_ms", c.kill_grace_ms);
   if (const json* call = r.object("call")) r.absorb(apply_call_json(*call, c.call_limits));
+  if (const json* sb = r.object("sandbox")) r.absorb(apply_sandbox_json(*sb, c.sandbox));
   return r.finish();
 }
 

@@ -18,6 +18,17 @@ struct TlsConfig {
   [[nodiscard]] bool enabled() const { return !cert.empty() || !key.empty() || !authority.empty(); }
 };
 
+// How functions are contained (worker/sandbox/).
+struct SandboxConfig {
+  bool enabled = true;         // false: plain child processes (development only)
+  uint32_t uid = 65534;        // the function's uid/gid (nobody)
+  uint32_t gid = 65534;
+  bool host_network = false;   // false: a private network namespace, loopback only
+  uint32_t pids_max = 256;     // per container
+  uint32_t nofile = 1024;      // RLIMIT_NOFILE
+  uint32_t tmpfs_mib = 64;     // /tmp size when the call sets no tmpfs_size
+};
+
 struct Config {
   std::string grpc_address = "0.0.0.0:9190";  // FN_GRPC_PORT sets the port
   TlsConfig tls;
@@ -31,7 +42,8 @@ struct Config {
   uint64_t max_response_bytes = 64ULL << 20;  // FN_MAX_RESPONSE_SIZE
   uint64_t max_request_bytes = 64ULL << 20;   // body from the LB; 413 past it
   uint32_t kill_grace_ms = 2000;              // worker exit grace after a cancel
-  CallLimits call_limits;                     // JSON key "call"
+  CallLimits call_limits;
+  SandboxConfig sandbox;                     // JSON key "call"
   std::string config_file;                    // the file that was loaded, "" if none (for logs)
 };
 

@@ -4,9 +4,12 @@
 
 #include "proto/worker.pb.h"
 #include "shared/call.h"
+#include "shared/cgroup.h"
 #include "shared/config.h"
 
 namespace fnr {
-wire::CallSpec make_call_spec(const Call& call, const Config& config,
-                              std::chrono::system_clock::time_point received);
+wire::CallSpec make_call_spec(const Call& call, const Config& config, const CgroupLayout& cgroups,
+                              const std::string& sandbox_id,
+                              std::chrono::system_clock::time_point received,
+                              std::chrono::system_clock::time_point client_deadline);
 }

@@ -21,8 +21,10 @@ int64_t ns_between(std::chrono::steady_clock::time_point a, std::chrono::steady_
 
 }  // namespace
 
-grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* Engagement::create(RunnerContext& ctx) {
+grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* Engagement::create(
+    RunnerContext& ctx, std::chrono::system_clock::time_point client_deadline) {
   auto e = std::make_shared<Engagement>(ctx);
+  e->client_deadline_ = client_deadline;
   e->grpc_ref_ = e;
   e->read_next();
   return e.get();
@@ -127,7 +129,7 @@ void Engagement::handle_try(const TryCall& t) {
   // kernel builds the process.
   SpawnedWorker w;
   try {
-    w = spawn_worker(ctx_.worker_path, ctx_.config.log_level);
+    w = spawn_worker(ctx_.worker_path, ctx_.config.log_level, ctx_.seccomp_fd);
   } catch (const std::exception& ex) {
     spdlog::error("call {}: cannot start a worker: {}", call_->id, ex.what());
     ctx_.ledger->release(*reservation_);
@@ -296,7 +298,10 @@ void Engagement::loop_start(SpawnedWorker w) {
     stop_worker();
     return;
   }
-  const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, created_wall_);
+  sandbox_id_ = ctx_.instance_id + "-" + std::to_string(ctx_.next_sandbox.fetch_add(1));
+  const wire::CallSpec spec =
+      make_call_spec(*call_, ctx_.config, ctx_.cgroups, sandbox_id_, created_wall_,
+                     client_deadline_);
   link_->send(FrameType::kCallSpec, spec.SerializeAsString());
   link_->start_reading();
 
@@ -479,6 +484,8 @@ void Engagement::abort_call(int code, const std::string& message) {
 void Engagement::end_call() {
   close_and_free(timer_);
   if (link_) link_->close();
+  // A worker that died abruptly could not remove its container's cgroup.
+  if (ctx_.cgroups.version != 0) Cgroup::remove_stale(ctx_.cgroups, sandbox_id_);
   if (reservation_) {
     ctx_.ledger->release(*reservation_);
     reservation_.reset();

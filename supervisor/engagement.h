@@ -35,7 +35,9 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
                          public FrameStream::Handler,
                          public std::enable_shared_from_this<Engagement> {
  public:
-  static grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* create(RunnerContext& ctx);
+  // `client_deadline`: the stream's gRPC deadline (max() when none).
+  static grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* create(
+      RunnerContext& ctx, std::chrono::system_clock::time_point client_deadline);
   explicit Engagement(RunnerContext& ctx);
   ~Engagement() override;
 
@@ -89,6 +91,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   Clock::time_point received_at_{};
   Clock::time_point reserved_at_{};
   std::chrono::system_clock::time_point created_wall_{};
+  std::chrono::system_clock::time_point client_deadline_{};
   std::atomic<bool> eof_seen_{false};
   uint64_t received_bytes_ = 0;  // gRPC read side only
   ClientMsg in_;
@@ -120,6 +123,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   Clock::time_point started_at_{};
   uint64_t request_bytes_ = 0;
   uint64_t response_bytes_ = 0;
+  std::string sandbox_id_;
 };
 
 }  // namespace fnr

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <climits>
@@ -14,6 +15,7 @@
 #include "shared/config.h"
 #include "shared/ledger.h"
 #include "shared/log.h"
+#include "shared/seccomp_policy.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
 #include "supervisor/runner_context.h"
@@ -92,6 +94,20 @@ int main(int argc, char** argv) {
   ctx.config.images_dir = std::filesystem::absolute(ctx.config.images_dir).string();
 
   try {
+    fnr::UniqueFd seccomp_fd;
+    if (ctx.config.sandbox.enabled) {
+      ctx.cgroups = fnr::CgroupLayout::prepare();
+      // Above the fds workers receive it on (3, 4), see spawn_worker().
+      fnr::UniqueFd memfd = fnr::seccomp_policy_memfd(fnr::compile_seccomp_policy());
+      seccomp_fd.reset(fcntl(memfd.get(), F_DUPFD_CLOEXEC, 5));
+      ctx.seccomp_fd = seccomp_fd.get();
+      spdlog::info("sandbox: cgroup v{} under {}, functions run as {}:{}, network {}",
+                   ctx.cgroups.version, ctx.cgroups.bases.front(), ctx.config.sandbox.uid,
+                   ctx.config.sandbox.gid, ctx.config.sandbox.host_network ? "host" : "private");
+    } else {
+      spdlog::warn("sandbox disabled: functions run as plain child processes, NOT isolated");
+    }
+    ctx.instance_id = fmt::format("{:x}", std::chrono::system_clock::now().time_since_epoch().count() ^ getpid());
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();

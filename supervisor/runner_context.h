@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "shared/cgroup.h"
 #include "shared/config.h"
 #include "shared/ledger.h"
 #include "supervisor/event_loop.h"
@@ -28,6 +29,10 @@ struct RunnerContext {
   Ledger* ledger = nullptr;
   EventLoop* loop = nullptr;
   RunnerCounters counters;
+  CgroupLayout cgroups;      // where containers' cgroups go (sandbox on)
+  int seccomp_fd = -1;       // the compiled filter, inherited by workers
+  std::string instance_id;   // makes sandbox ids unique across restarts
+  std::atomic<uint64_t> next_sandbox{0};
   std::atomic<bool> draining{false};
 
   // Engagements that own a worker; loop thread only, except the count that

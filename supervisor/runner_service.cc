@@ -5,8 +5,8 @@
 namespace fnr {
 
 grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* RunnerService::Engage(
-    grpc::CallbackServerContext* /*context*/) {
-  return Engagement::create(ctx_);
+    grpc::CallbackServerContext* context) {
+  return Engagement::create(ctx_, context->deadline());
 }
 
 grpc::ServerUnaryReactor* RunnerService::Status(grpc::CallbackServerContext* context,

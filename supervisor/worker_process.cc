@@ -40,18 +40,24 @@ struct SpawnSetup {
 
 }  // namespace
 
-SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& log_level) {
+SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& log_level,
+                           int seccomp_fd) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw sys_error("socketpair");
   UniqueFd ours(fds[0]), theirs(fds[1]);
-  // dup2(3, 3) would keep FD_CLOEXEC set; make sure the source is not 3.
-  if (theirs.get() == 3) {
-    theirs.reset(fcntl(3, F_DUPFD_CLOEXEC, 4));
+  // The sources of the dup2s below must not be their targets (3, 4): one
+  // would overwrite the other, and dup2(3, 3) would keep FD_CLOEXEC set.
+  if (theirs.get() <= 4) {
+    theirs.reset(fcntl(theirs.get(), F_DUPFD_CLOEXEC, 5));
     if (!theirs) throw sys_error("fcntl(F_DUPFD_CLOEXEC)");
+  }
+  if (seccomp_fd >= 0 && seccomp_fd <= 4) {
+    throw std::runtime_error("spawn_worker: the seccomp fd must be above 4");
   }
 
   SpawnSetup s;
   posix_spawn_file_actions_adddup2(&s.actions, theirs.get(), 3);
+  if (seccomp_fd >= 0) posix_spawn_file_actions_adddup2(&s.actions, seccomp_fd, 4);
   sigset_t none, defaults;
   sigemptyset(&none);
   sigemptyset(&defaults);
@@ -64,7 +70,9 @@ SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& lo
 
   std::string parent = "FNR_PARENT_PID=" + std::to_string(getpid());
   std::string level = "FN_LOG_LEVEL=" + log_level;
-  std::vector<char*> envp = {parent.data(), level.data(), nullptr};
+  std::string seccomp = "FNR_SECCOMP_FD=4";
+  std::vector<char*> envp = {parent.data(), level.data(), seccomp_fd >= 0 ? seccomp.data() : nullptr,
+                             nullptr};
   std::string arg0 = worker_path;
   std::vector<char*> argv = {arg0.data(), nullptr};
 

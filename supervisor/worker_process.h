@@ -19,8 +19,10 @@ struct SpawnedWorker {
   UniqueFd socket;  // the supervisor's end
 };
 
-// Throws std::runtime_error with context on failure.
-SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& log_level);
+// Throws std::runtime_error with context on failure. `seccomp_fd` (or -1)
+// becomes the worker's fd 4.
+SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& log_level,
+                           int seccomp_fd);
 
 // A spawned worker on the loop thread: reports its exit once, kills it on
 // request, and kills and reaps it if destroyed while it still runs.

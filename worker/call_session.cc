@@ -16,15 +16,19 @@ int64_t now_ns() {
 }
 
 std::unique_ptr<FormatRun> make_format_run(uv_loop_t* loop, const wire::CallSpec& spec,
-                                           CallSink* sink) {
-  if (spec.format() == "default") return std::make_unique<DefaultFormatRun>(loop, spec, sink);
+                                           CallSink* sink,
+                                           const std::vector<sock_filter>& seccomp) {
+  if (spec.format() == "default") {
+    return std::make_unique<DefaultFormatRun>(loop, spec, sink, seccomp);
+  }
   return nullptr;
 }
 
 }  // namespace
 
-CallSession::CallSession(uv_loop_t* loop, UniqueFd supervisor_socket)
-    : loop_(loop), link_(loop, std::move(supervisor_socket), this) {
+CallSession::CallSession(uv_loop_t* loop, UniqueFd supervisor_socket,
+                         const std::vector<sock_filter>& seccomp)
+    : loop_(loop), seccomp_(seccomp), link_(loop, std::move(supervisor_socket), this) {
   link_.start_reading();
 }
 
@@ -61,7 +65,7 @@ void CallSession::start_call(std::span<const char> payload) {
   have_spec_ = true;
   started_ns_ = now_ns();
   spdlog::debug("call {}: starting {} ({} format)", spec_.id(), spec_.image(), spec_.format());
-  run_ = make_format_run(loop_, spec_, this);
+  run_ = make_format_run(loop_, spec_, this, seccomp_);
   if (!run_ && !finished_) {
     finish(502, "format '" + spec_.format() + "' is not supported", true);
   }

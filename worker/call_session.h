@@ -4,7 +4,10 @@
 // itself except for protocol errors; the format does.
 #include <uv.h>
 
+#include <linux/filter.h>
+
 #include <memory>
+#include <vector>
 
 #include "proto/worker.pb.h"
 #include "shared/frame_stream.h"
@@ -14,7 +17,8 @@ namespace fnr {
 
 class CallSession final : public FrameStream::Handler, public CallSink {
  public:
-  CallSession(uv_loop_t* loop, UniqueFd supervisor_socket);
+  CallSession(uv_loop_t* loop, UniqueFd supervisor_socket,
+              const std::vector<sock_filter>& seccomp);
   ~CallSession() override;
 
   // FrameStream::Handler
@@ -37,6 +41,7 @@ class CallSession final : public FrameStream::Handler, public CallSink {
   void stop();
 
   uv_loop_t* loop_;
+  const std::vector<sock_filter>& seccomp_;
   FrameStream link_;
   wire::CallSpec spec_;
   std::unique_ptr<FormatRun> run_;

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "worker/c_strings.h"
 #include <stdexcept>
 
 namespace fnr {
@@ -30,13 +32,6 @@ PipePair make_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 // Runs in the forked child: only async-signal-safe calls until execve.
 [[noreturn]] void exec_child(const LaunchSpec& spec, char* const* argv, char* const* envp,
@@ -58,50 +53,62 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 }  // namespace
 
 std::unique_ptr<ChildProcess> ChildProcess::launch(uv_loop_t* loop, const LaunchSpec& spec,
+                                                   const SandboxSpec* sandbox,
                                                    std::function<void(ExitStatus)> on_exit) {
   PipePair in = make_pipe(), out = make_pipe(), err = make_pipe();
-  std::vector<char*> argv = c_strings(spec.argv);
-  std::vector<char*> envp = c_strings(spec.env);
-  const pid_t parent = getpid();
-
-  // The worker is small and single-threaded, so a plain fork is cheap here
-  // (the supervisor, which is neither, never forks).
-  const pid_t pid = fork();
-  if (pid < 0) throw sys_error("fork");
-  if (pid == 0) {
-    exec_child(spec, argv.data(), envp.data(), in.read.get(), out.write.get(), err.write.get(),
-               parent);
-  }
-
   std::unique_ptr<ChildProcess> child(new ChildProcess());
-  child->pid_ = pid;
   child->on_exit_ = std::move(on_exit);
+
+  if (sandbox != nullptr) {
+    SandboxLaunch l{spec.argv, spec.env, in.read.get(), out.write.get(), err.write.get()};
+    SandboxProcess p = start_sandbox(*sandbox, l);
+    child->pid_ = p.pid;
+    child->pidfd_ = std::move(p.pidfd);
+    child->sandboxed_ = true;
+  } else {
+    std::vector<char*> argv = c_strings(spec.argv);
+    std::vector<char*> envp = c_strings(spec.env);
+    const pid_t parent = getpid();
+    // The worker is small and single-threaded, so a plain fork is cheap here
+    // (the supervisor, which is neither, never forks).
+    const pid_t pid = fork();
+    if (pid < 0) throw sys_error("fork");
+    if (pid == 0) {
+      exec_child(spec, argv.data(), envp.data(), in.read.get(), out.write.get(), err.write.get(),
+                 parent);
+    }
+    child->pid_ = pid;
+    // Set the group from this side too, so kill_group() is right even if we
+    // get there before the child ran setpgid.
+    setpgid(pid, pid);
+    child->pidfd_.reset(pidfd_open(pid));
+    if (!child->pidfd_) throw sys_error("pidfd_open");
+  }
   child->stdin_ = std::move(in.write);
   child->stdout_ = std::move(out.read);
   child->stderr_ = std::move(err.read);
-  // Set the group from this side too, so kill_group() is right even if we
-  // get there before the child ran setpgid.
-  setpgid(pid, pid);
+  child->watch(loop);
+  return child;
+}
 
-  child->pidfd_.reset(pidfd_open(pid));
-  if (!child->pidfd_) throw sys_error("pidfd_open");
-  child->poll_ = new uv_poll_t{};
-  if (int rc = uv_poll_init(loop, child->poll_, child->pidfd_.get()); rc != 0) {
-    delete child->poll_;
-    child->poll_ = nullptr;
+void ChildProcess::watch(uv_loop_t* loop) {
+  poll_ = new uv_poll_t{};
+  if (int rc = uv_poll_init(loop, poll_, pidfd_.get()); rc != 0) {
+    delete poll_;
+    poll_ = nullptr;
     throw std::runtime_error(std::string("uv_poll_init(pidfd): ") + uv_strerror(rc));
   }
-  child->poll_->data = child.get();
-  uv_poll_start(child->poll_, UV_READABLE, on_pidfd);
-  return child;
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, on_pidfd);
 }
 
 void ChildProcess::on_pidfd(uv_poll_t* poll, int /*status*/, int /*events*/) {
   auto* self = static_cast<ChildProcess*>(poll->data);
   if (self == nullptr || self->reaped_) return;
   // Leftovers of the function die with it. The leader is still an unreaped
-  // zombie here, so its pid (the group id) cannot have been reused yet.
-  kill(-self->pid_, SIGKILL);
+  // zombie here, so its pid (the group id) cannot have been reused yet. (A
+  // container's leftovers died with its init's pid namespace.)
+  if (!self->sandboxed_) kill(-self->pid_, SIGKILL);
   siginfo_t info{};
   if (waitid(P_PIDFD, self->pidfd_.get(), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
     return;
@@ -111,12 +118,18 @@ void ChildProcess::on_pidfd(uv_poll_t* poll, int /*status*/, int /*events*/) {
   ExitStatus st;
   st.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   st.code = info.si_status;
+  if (self->sandboxed_ && !st.signaled) {
+    const FunctionExit f = decode_init_exit(st.code);
+    st.signaled = f.signaled;
+    st.code = f.code;
+  }
   if (self->on_exit_) self->on_exit_(st);
 }
 
 void ChildProcess::kill_group() {
   if (reaped_) return;
-  kill(-pid_, SIGKILL);
+  // A container's init takes its whole pid namespace with it.
+  if (!sandboxed_) kill(-pid_, SIGKILL);
   kill(pid_, SIGKILL);
 }
 

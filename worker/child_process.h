@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "shared/unique_fd.h"
+#include "worker/sandbox/sandbox.h"
 
 namespace fnr {
 
@@ -30,17 +31,20 @@ struct ExitStatus {
 
 class ChildProcess {
  public:
-  // Starts the process in its own process group with stdin/stdout/stderr on
-  // fresh pipes, and arranges for SIGKILL if the worker dies. Throws
-  // std::runtime_error with context on failure.
+  // Starts the process with stdin/stdout/stderr on fresh pipes: inside a
+  // container when `sandbox` is given (SandboxError on failure), else as a
+  // plain child in its own process group (development only). Either way it
+  // gets SIGKILL if the worker dies. Throws std::runtime_error with context.
   static std::unique_ptr<ChildProcess> launch(uv_loop_t* loop, const LaunchSpec& spec,
+                                              const SandboxSpec* sandbox,
                                               std::function<void(ExitStatus)> on_exit);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   [[nodiscard]] pid_t pid() const { return pid_; }
-  // Kills the whole process group (the function and what it forked).
+  // Kills the function and everything it started (the container's init, or
+  // the process group).
   void kill_group();
   UniqueFd take_stdin() { return std::move(stdin_); }
   UniqueFd take_stdout() { return std::move(stdout_); }
@@ -50,7 +54,10 @@ class ChildProcess {
   ChildProcess() = default;
   static void on_pidfd(uv_poll_t* poll, int status, int events);
 
+  void watch(uv_loop_t* loop);
+
   pid_t pid_ = -1;
+  bool sandboxed_ = false;
   bool reaped_ = false;
   UniqueFd pidfd_;
   UniqueFd stdin_, stdout_, stderr_;

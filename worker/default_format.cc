@@ -2,11 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <signal.h>
+
 #include <chrono>
 
 #include "shared/uv_handles.h"
 #include "worker/function_env.h"
-#include "worker/image_resolver.h"
 
 namespace fnr {
 namespace {
@@ -21,7 +22,8 @@ int64_t now_unix_ms() {
 
 }  // namespace
 
-DefaultFormatRun::DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, CallSink* sink)
+DefaultFormatRun::DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, CallSink* sink,
+                                   const std::vector<sock_filter>& seccomp)
     : loop_(loop),
       sink_(sink),
       call_id_(spec.id()),
@@ -29,7 +31,7 @@ DefaultFormatRun::DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, 
       stdin_writer_([this] { on_stdin_drained(); },
                     [this](int) { close_stdin(); }) {
   try {
-    start(spec);
+    start(spec, seccomp);
   } catch (const std::exception& e) {
     spdlog::error("call {}: cannot start function: {}", call_id_, e.what());
     fail_now(500, "could not start function", false);
@@ -38,21 +40,24 @@ DefaultFormatRun::DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, 
 
 DefaultFormatRun::~DefaultFormatRun() { abort(); }
 
-void DefaultFormatRun::start(const wire::CallSpec& spec) {
-  std::string error;
-  auto image = resolve_image(spec.images_dir(), spec.image(), &error);
-  if (!image) {
-    spdlog::warn("call {}: {}", call_id_, error);
-    fail_now(502, error, true);
+void DefaultFormatRun::start(const wire::CallSpec& spec, const std::vector<sock_filter>& seccomp) {
+  ContainerError error;
+  container_ = Container::start(
+      loop_, spec, seccomp,
+      [&spec](const std::vector<std::string>& image_env) {
+        return stdio_format_env(spec, image_env);
+      },
+      [this](ExitStatus st) { on_exit(st); }, &error);
+  if (!container_) {
+    spdlog::warn("call {}: {}", call_id_, error.message);
+    fail_now(error.code, error.message, error.code == 502);
     return;
   }
-  LaunchSpec launch{image->entrypoint, {image->entrypoint}, stdio_format_env(spec), image->dir};
-  child_ = ChildProcess::launch(loop_, launch, [this](ExitStatus st) { on_exit(st); });
-
-  stdin_ = open_pipe_handle(loop_, child_->take_stdin(), this);
+  ChildProcess& child = container_->process();
+  stdin_ = open_pipe_handle(loop_, child.take_stdin(), this);
   stdin_writer_.attach(as_stream(stdin_));
-  stdout_ = open_pipe_handle(loop_, child_->take_stdout(), this);
-  stderr_ = open_pipe_handle(loop_, child_->take_stderr(), this);
+  stdout_ = open_pipe_handle(loop_, child.take_stdout(), this);
+  stderr_ = open_pipe_handle(loop_, child.take_stderr(), this);
   response_unblocked();  // starts reading stdout
   uv_read_start(
       as_stream(stderr_),
@@ -128,7 +133,7 @@ void DefaultFormatRun::on_stdout(ssize_t n) {
   response_bytes_ += static_cast<uint64_t>(n);
   if (max_response_bytes_ != 0 && response_bytes_ > max_response_bytes_) {
     too_large_ = true;
-    child_->kill_group();
+    container_->kill();
     close_and_free(stdout_);
     stdout_eof_ = true;
     return;
@@ -168,7 +173,7 @@ void DefaultFormatRun::on_deadline() {
   if (finished_ || exited_) return;
   spdlog::info("call {}: deadline passed, killing the function", call_id_);
   timed_out_ = true;
-  child_->kill_group();
+  container_->kill();
 }
 
 void DefaultFormatRun::maybe_finish() {
@@ -177,6 +182,11 @@ void DefaultFormatRun::maybe_finish() {
   if (timed_out_) return fail_now(504, "Timed out", true);
   if (too_large_) return fail_now(502, "function response body too large", true);
   if (!stdout_eof_) return;
+  if (exit_.signaled && exit_.code == SIGKILL && container_->oom_killed()) {
+    spdlog::info("call {}: function killed by the OOM killer", call_id_);
+    return fail_now(502, "container out of memory, you may want to raise fn.memory for this function",
+                    true);
+  }
   if (!exit_.signaled && exit_.code == 0) {
     if (!started_response_) sink_->result_start(200, {});
     finished_ = true;
@@ -201,7 +211,7 @@ void DefaultFormatRun::abort() {
   close_and_free(stdin_);
   close_and_free(stdout_);
   close_and_free(stderr_);
-  child_.reset();  // kills and reaps the process group if still running
+  container_.reset();  // kills what runs inside, removes the cgroup
 }
 
 }  // namespace fnr

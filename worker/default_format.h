@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "proto/worker.pb.h"
-#include "worker/child_process.h"
+#include "worker/container.h"
 #include "worker/format_run.h"
 #include "shared/stream_writer.h"
 
@@ -17,7 +17,8 @@ namespace fnr {
 class DefaultFormatRun final : public FormatRun {
  public:
   // Starts the function; on failure calls sink->finish() before returning.
-  DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, CallSink* sink);
+  DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, CallSink* sink,
+                   const std::vector<sock_filter>& seccomp);
   ~DefaultFormatRun() override;
 
   void request_data(std::span<const char> bytes) override;
@@ -27,7 +28,7 @@ class DefaultFormatRun final : public FormatRun {
   void abort() override;
 
  private:
-  void start(const wire::CallSpec& spec);
+  void start(const wire::CallSpec& spec, const std::vector<sock_filter>& seccomp);
   void on_stdout(ssize_t n);
   void on_stderr(ssize_t n, const char* data);
   void on_exit(ExitStatus st);
@@ -41,7 +42,7 @@ class DefaultFormatRun final : public FormatRun {
   CallSink* sink_;
   std::string call_id_;
   uint64_t max_response_bytes_;
-  std::unique_ptr<ChildProcess> child_;
+  std::unique_ptr<Container> container_;
   uv_pipe_t* stdin_ = nullptr;
   uv_pipe_t* stdout_ = nullptr;
   uv_pipe_t* stderr_ = nullptr;

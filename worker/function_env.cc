@@ -34,11 +34,17 @@ std::string joined(const wire::Header& h) {
 
 }  // namespace
 
-std::vector<std::string> stdio_format_env(const wire::CallSpec& spec) {
-  // Later inserts lose: the call's config and the per-call variables win
-  // over the defaults we add for LBs that don't send them.
+std::vector<std::string> stdio_format_env(const wire::CallSpec& spec,
+                                          const std::vector<std::string>& image_env) {
+  // emplace() keeps what is there, insert_or_assign() overrides: the call's
+  // config and per-call variables win over the image's Env, and the defaults
+  // we add for LBs that don't send them come last.
   std::map<std::string, std::string> env;
-  for (const auto& [k, v] : spec.config()) env.emplace(k, v);
+  for (const auto& e : image_env) {
+    const size_t eq = e.find('=');
+    if (eq != std::string::npos) env.insert_or_assign(e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [k, v] : spec.config()) env.insert_or_assign(k, v);
   env.insert_or_assign("FN_CALL_ID", spec.id());
   env.insert_or_assign("FN_DEADLINE", rfc3339_utc_ms(spec.deadline_unix_ms()));
   env.insert_or_assign("FN_METHOD", spec.method());
@@ -51,7 +57,7 @@ std::vector<std::string> stdio_format_env(const wire::CallSpec& spec) {
   if (!spec.fn_id().empty()) env.emplace("FN_FN_ID", spec.fn_id());
   if (!spec.app_name().empty()) env.emplace("FN_APP_NAME", spec.app_name());
   if (!spec.path().empty()) env.emplace("FN_PATH", spec.path());
-  env.emplace("PATH", "/usr/local/bin:/usr/bin:/bin");
+  env.emplace("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   env.emplace("HOME", "/tmp");
 
   std::vector<std::string> out;

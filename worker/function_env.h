@@ -12,7 +12,9 @@ namespace fnr {
 // RFC 3339 UTC with milliseconds, as Fn writes Fn-Deadline / FN_DEADLINE.
 std::string rfc3339_utc_ms(int64_t unix_ms);
 
-// For the stdin/stdout formats (`default`, `http`, `json`).
-std::vector<std::string> stdio_format_env(const wire::CallSpec& spec);
+// For the stdin/stdout formats (`default`, `http`, `json`). `image_env` is
+// the image's Env ("K=V"); the call's config and Fn's variables win over it.
+std::vector<std::string> stdio_format_env(const wire::CallSpec& spec,
+                                          const std::vector<std::string>& image_env);
 
 }  // namespace fnr

@@ -1,6 +1,7 @@
 // fn-runner-worker: runs one call for the supervisor. The supervisor starts
 // it with the call's socket on fd 3 (FNR_WORKER_FD overrides) and the
-// supervisor's pid in FNR_PARENT_PID; it dies with the supervisor.
+// supervisor's pid in FNR_PARENT_PID, the seccomp filter on FNR_SECCOMP_FD;
+// it dies with the supervisor.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "shared/log.h"
+#include "shared/seccomp_policy.h"
 #include "worker/call_session.h"
 
 namespace {
@@ -33,10 +35,24 @@ int main() {
   const char* level = std::getenv("FN_LOG_LEVEL");
   fnr::init_logging("worker", level != nullptr ? level : "info");
 
+  // The supervisor compiled the seccomp filter once and passes it as a
+  // sealed memfd; reading it costs microseconds, compiling it milliseconds.
+  std::vector<sock_filter> seccomp;
+  if (const int fd = env_int("FNR_SECCOMP_FD", -1); fd >= 0) {
+    try {
+      seccomp = fnr::read_seccomp_policy(fd);
+    } catch (const std::exception& e) {
+      spdlog::critical("worker: {}", e.what());
+      return 1;
+    }
+    close(fd);
+  }
+
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    auto session = std::make_unique<fnr::CallSession>(&loop, fnr::UniqueFd(env_int("FNR_WORKER_FD", 3)));
+    auto session = std::make_unique<fnr::CallSession>(
+        &loop, fnr::UniqueFd(env_int("FNR_WORKER_FD", 3)), seccomp);
     uv_run(&loop, UV_RUN_DEFAULT);
     session.reset();
   }

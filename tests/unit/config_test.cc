@@ -221,7 +221,7 @@ TEST_F(ConfigTest, ExampleFileLoadsAndHasEveryKey) {
   const std::string path = std::string(FNR_FIXTURES_DIR) + "/../../etc/fn-runner.json";
   Config c = load_ok({"--config=" + path});
   EXPECT_EQ(c.grpc_address, "127.0.0.1:9190");
-  EXPECT_EQ(c.images_dir, "examples/images");
+  EXPECT_EQ(c.images_dir, "build/images");
   EXPECT_EQ(c.log_level, "info");
 
   std::ifstream in(path);
@@ -232,10 +232,16 @@ TEST_F(ConfigTest, ExampleFileLoadsAndHasEveryKey) {
   for (const char* key :
        {"grpc_address", "tls", "max_total_memory_bytes", "ledger_name", "ledger_entries",
         "images_dir", "worker_path", "log_level", "drain_timeout_s", "max_response_bytes",
-        "max_request_bytes", "kill_grace_ms", "call"}) {
+        "max_request_bytes", "kill_grace_ms", "call", "sandbox"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
   for (const char* key : {"cert", "key", "authority"}) EXPECT_TRUE(doc["tls"].contains(key));
+  for (const char* key :
+       {"enabled", "uid", "gid", "host_network", "pids_max", "nofile", "tmpfs_mib"}) {
+    EXPECT_TRUE(doc["sandbox"].contains(key)) << key;
+  }
+  EXPECT_TRUE(c.sandbox.enabled);
+  EXPECT_EQ(c.sandbox.uid, 65534U);
   for (const char* key : {"default_memory_mib", "max_memory_mib", "default_timeout_s",
                           "max_timeout_s", "default_idle_timeout_s", "max_idle_timeout_s",
                           "max_config_bytes", "max_header_bytes", "max_json_bytes"}) {
