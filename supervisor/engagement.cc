@@ -405,17 +405,27 @@ void Engagement::on_finished(std::span<const char> payload) {
 }
 
 void Engagement::on_stream_closed(const std::string& reason) {
-  // The worker exits right after its last frame; its exit decides.
   if (!completed_) spdlog::debug("call {}: worker link closed: {}", call_->id, reason);
   link_->close();
+  maybe_end();
 }
 
 void Engagement::on_worker_exit(int wait_status) {
+  worker_status_ = wait_status;
+  maybe_end();
+}
+
+// The call is over when the worker is gone AND its socket is read to the
+// end: a worker may exit while its last frames (FINISHED among them) still
+// sit unread in the socket because a slow LB paused our reading.
+void Engagement::maybe_end() {
+  if (ended_ || !worker_ || !worker_->exited() || (link_ && link_->open())) return;
   if (!completed_) {
     spdlog::error("call {}: worker {} died ({}) before finishing the call", call_->id,
                   worker_->pid(),
-                  WIFSIGNALED(wait_status) ? "signal " + std::to_string(WTERMSIG(wait_status))
-                                           : "exit " + std::to_string(WEXITSTATUS(wait_status)));
+                  WIFSIGNALED(worker_status_)
+                      ? "signal " + std::to_string(WTERMSIG(worker_status_))
+                      : "exit " + std::to_string(WEXITSTATUS(worker_status_)));
     complete(false, 502, "function runner crashed", false, 0);
   }
   end_call();
@@ -465,7 +475,8 @@ void Engagement::stop_worker() {
   // Closing the socket makes the worker end its function and exit; the
   // timer turns into a kill in case it does not.
   if (link_) link_->close();
-  if (!worker_->exited() && timer_ != nullptr) {
+  if (worker_->exited()) return maybe_end();
+  if (timer_ != nullptr) {
     uv_timer_stop(timer_);
     uv_timer_start(
         timer_,
@@ -482,6 +493,7 @@ void Engagement::abort_call(int code, const std::string& message) {
 }
 
 void Engagement::end_call() {
+  ended_ = true;
   close_and_free(timer_);
   if (link_) link_->close();
   // A worker that died abruptly could not remove its container's cgroup.

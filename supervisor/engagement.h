@@ -76,6 +76,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   void on_response_data(std::span<const char> payload);
   void on_finished(std::span<const char> payload);
   void on_worker_exit(int wait_status);
+  void maybe_end();
   void on_deadline();
   void complete(bool success, int code, const std::string& message, bool error_user,
                 int64_t execution_ns);
@@ -115,6 +116,8 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   std::unique_ptr<FrameStream> link_;
   uv_timer_t* timer_ = nullptr;
   bool completed_ = false;
+  int worker_status_ = 0;
+  bool ended_ = false;
   bool result_started_ = false;
   bool client_gone_ = false;
   int result_code_ = 0;

@@ -205,6 +205,19 @@ int main() {
   if (mode == "memhog") return memhog();
   if (mode == "filltmp") return filltmp();
   if (mode == "zombies") return zombies();
+  if (mode == "cgroup_limit") {
+    // Which cgroup we are in, as the kernel tells us; the test reads the
+    // limit of that cgroup from the host while we hold still.
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) printf("CGROUP %s\n", line.c_str());
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) == 1) {
+    }
+    sleep(3);
+    return 0;
+  }
   fprintf(stderr, "unknown ATTACK %s\n", mode.c_str());
   return 2;
 }
