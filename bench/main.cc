@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench/channels.h"
+#include "bench/coldstart.h"
 #include "bench/driver.h"
 #include "bench/engage_bench.h"
 #include "bench/fake_runner.h"
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   const Options& o = parsed.options;
 
   if (o.mode == Mode::kSelfTest) return run_selftest();
+  if (o.mode == Mode::kColdStart) return run_coldstart(o);
 
   std::optional<RunResult> pingpong;
   std::optional<RunResult> engage;

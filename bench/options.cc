@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <set>
 #include <string_view>
 
 namespace fnr::bench {
@@ -17,10 +18,18 @@ MODE (default engage):
              the floor any Engage latency is to be compared with
   both       pingpong, then engage, then their ratios
   selftest   checks the LB client against an in-process fake runner
+  coldstart  cold call of a fresh sandboxed echo function (Try to first
+             response byte) beside `runc run` and `crun run` of /bin/true
+             from the same root filesystem and a bare posix_spawn of
+             /bin/true, interleaved; defaults --n 200 --warmup 3 --size 5
+             --duration 300; starts its own fn-runner unless --addr is given
 
 Output is one "key: value" per line: <mode>_calls, _seconds, _calls_per_s,
 _p50_us, _p90_us, _p99_us, _max_us, _nacks, _errors; "both" adds ratio_p50,
 ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong).
+coldstart prints coldstart_runner_first_byte_*, _runner_result_start_*,
+_runner_total_*, _runc_*, _crun_*, _spawn_* (or "<name>: unavailable: why")
+and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.
 
   --addr HOST:PORT  the runner ("fake": an in-process echoing fake runner)
   --c N             concurrent streams, one thread each (default 1)
@@ -36,6 +45,12 @@ ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong).
   --format F        call format (default "default")
   --stream-per-call pingpong opens a stream per round trip
   --ca F --cert F --key F --server-name N   TLS to the runner
+
+coldstart only:
+  --runner PATH     fn-runner to start (default: beside the bench)
+  --images-dir DIR  with --addr: the image store that runner reads
+  --function PATH   static echo function (default: fn-test-func beside the bench)
+  --runner-log LEVEL  log level of the runner it starts (default info)
 )";
 
 template <typename T>
@@ -57,6 +72,7 @@ std::optional<Mode> parse_mode(std::string_view s) {
   if (s == "pingpong") return Mode::kPingPong;
   if (s == "both") return Mode::kBoth;
   if (s == "selftest") return Mode::kSelfTest;
+  if (s == "coldstart") return Mode::kColdStart;
   return std::nullopt;
 }
 
@@ -72,6 +88,7 @@ ParsedOptions parse_options(int argc, char** argv) {
     return r;
   };
 
+  std::set<std::string_view> given;
   // The mode may come first, as a word.
   int first = 1;
   if (argc > 1 && argv[1][0] != '-') {
@@ -94,6 +111,8 @@ ParsedOptions parse_options(int argc, char** argv) {
       {"format", required_argument, nullptr, 0},   {"stream-per-call", no_argument, nullptr, 0},
       {"ca", required_argument, nullptr, 0},       {"cert", required_argument, nullptr, 0},
       {"key", required_argument, nullptr, 0},      {"server-name", required_argument, nullptr, 0},
+      {"runner", required_argument, nullptr, 0},   {"images-dir", required_argument, nullptr, 0},
+      {"function", required_argument, nullptr, 0}, {"runner-log", required_argument, nullptr, 0},
       {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
   };
   // getopt_long_only, so that the single-dash "-c 16" and "-n 5000" work too.
@@ -109,6 +128,7 @@ ParsedOptions parse_options(int argc, char** argv) {
     }
     if (c != 0) return usage_error();
     const std::string_view name = kOptions[index].name;
+    given.emplace(name);
     const char* v = optarg;
     bool ok = true;
     uint64_t seconds = 0;
@@ -147,6 +167,14 @@ ParsedOptions parse_options(int argc, char** argv) {
       o.format = v;
     } else if (name == "stream-per-call") {
       o.stream_per_call = true;
+    } else if (name == "runner") {
+      o.runner_path = v;
+    } else if (name == "images-dir") {
+      o.images_dir = v;
+    } else if (name == "function") {
+      o.function_path = v;
+    } else if (name == "runner-log") {
+      o.runner_log_level = v;
     } else {
       any_tls = true;
       if (name == "ca") tls.ca = v;
@@ -161,6 +189,18 @@ ParsedOptions parse_options(int argc, char** argv) {
     return usage_error();
   }
   if (any_tls) o.tls = tls;
+  if (o.mode == Mode::kColdStart) {
+    // Each call starts containers: fewer and smaller than engage's defaults.
+    if (!given.contains("n")) o.calls = 200;
+    if (!given.contains("warmup")) o.warmup = 3;
+    if (!given.contains("size")) o.size = 5;
+    if (!given.contains("duration")) o.duration = std::chrono::seconds(300);
+    if (!o.addr.empty() && o.images_dir.empty()) {
+      std::fputs("fn-runner-bench: coldstart --addr needs --images-dir DIR (that runner's store)\n",
+                 stderr);
+      return usage_error();
+    }
+  }
   if ((o.mode == Mode::kEngage || o.mode == Mode::kBoth) && o.addr.empty()) {
     std::fputs("fn-runner-bench: engage needs --addr HOST:PORT (or --addr fake)\n", stderr);
     return usage_error();

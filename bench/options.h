@@ -9,7 +9,7 @@
 
 namespace fnr::bench {
 
-enum class Mode { kEngage, kPingPong, kBoth, kSelfTest };
+enum class Mode { kEngage, kPingPong, kBoth, kSelfTest, kColdStart };
 
 struct Options {
   Mode mode = Mode::kEngage;
@@ -31,6 +31,14 @@ struct Options {
   // Pingpong: a new stream per round trip rather than one long stream, the
   // fairer floor for Engage, which opens a stream per call.
   bool stream_per_call = false;
+  // Coldstart: the runner to start ("" = fn-runner beside the bench; unused
+  // with --addr), the image store an --addr runner reads, the static echo
+  // function the image is built from, with /bin/busybox ("" = fn-test-func
+  // beside the bench), the started runner's log level.
+  std::string runner_path;
+  std::string images_dir;
+  std::string function_path;
+  std::string runner_log_level = "info";
 };
 
 // nullopt with the exit code when the process should stop (help, errors).
