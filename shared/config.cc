@@ -160,6 +160,7 @@ Error apply_sandbox_json(const json& obj, SandboxConfig& sb) {
   r.uint("pids_max", sb.pids_max);
   r.uint("nofile", sb.nofile);
   r.uint("tmpfs_mib", sb.tmpfs_mib);
+  r.string("runtime_dir", sb.runtime_dir);
   return r.finish();
 }
 

@@ -27,6 +27,7 @@ struct SandboxConfig {
   uint32_t pids_max = 256;     // per container
   uint32_t nofile = 1024;      // RLIMIT_NOFILE
   uint32_t tmpfs_mib = 64;     // /tmp size when the call sets no tmpfs_size
+  std::string runtime_dir = "/run/fn-runner";  // per-container scratch (socket dirs)
 };
 
 struct Config {

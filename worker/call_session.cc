@@ -15,14 +15,7 @@ int64_t now_ns() {
       .count();
 }
 
-std::unique_ptr<FormatRun> make_format_run(uv_loop_t* loop, const wire::CallSpec& spec,
-                                           CallSink* sink,
-                                           const std::vector<sock_filter>& seccomp) {
-  if (spec.format() == "default") {
-    return std::make_unique<DefaultFormatRun>(loop, spec, sink, seccomp);
-  }
-  return nullptr;
-}
+
 
 }  // namespace
 
@@ -39,8 +32,11 @@ CallSession::~CallSession() {
 
 void CallSession::on_frame(FrameType type, std::span<const char> payload) {
   if (!have_spec_) {
-    if (type != FrameType::kCallSpec) return protocol_error("first frame is not a call spec");
-    return start_call(payload);
+    if (type == FrameType::kCallSpec) return start_call(payload);
+    // Request bytes the supervisor sent before it saw the last call finish
+    // (the function answered before reading all of its body): not ours.
+    if (hot_ && (type == FrameType::kRequestData || type == FrameType::kRequestEof)) return;
+    return protocol_error("expected a call spec");
   }
   switch (type) {
     case FrameType::kRequestData:
@@ -63,10 +59,19 @@ void CallSession::start_call(std::span<const char> payload) {
     return protocol_error("call spec does not parse");
   }
   have_spec_ = true;
+  finished_ = false;
   started_ns_ = now_ns();
-  spdlog::debug("call {}: starting {} ({} format)", spec_.id(), spec_.image(), spec_.format());
-  run_ = make_format_run(loop_, spec_, this, seccomp_);
-  if (!run_ && !finished_) {
+  spdlog::debug("call {}: starting {} ({} format{})", spec_.id(), spec_.image(), spec_.format(),
+                hot_ ? ", hot container" : "");
+  // The previous call's run is done (it finished); drop it only now, never
+  // from inside its own finish() callback.
+  run_.reset();
+  if (!hot_ && spec_.format() != "default") hot_ = make_hot_container(loop_, spec_, seccomp_);
+  if (hot_) {
+    run_ = hot_->begin_call(spec_, this);
+  } else if (spec_.format() == "default") {
+    run_ = std::make_unique<DefaultFormatRun>(loop_, spec_, this, seccomp_);
+  } else {
     finish(502, "format '" + spec_.format() + "' is not supported", true);
   }
 }
@@ -82,7 +87,7 @@ void CallSession::on_stream_closed(const std::string& reason) {
 }
 
 void CallSession::on_drain() {
-  if (finished_) {
+  if (exiting_) {
     if (link_.queued_bytes() == 0) stop();
     return;
   }
@@ -120,7 +125,12 @@ void CallSession::finish(int code, std::string_view message, bool error_user) {
   f.set_error_user(error_user);
   f.set_started_unix_ns(started_ns_);
   f.set_execution_ns(now_ns() - started_ns_);
+  const bool kept = hot_ && hot_->reusable();
+  f.set_container_kept(kept);
+  have_spec_ = false;
   link_.send(FrameType::kFinished, f.SerializeAsString());
+  if (kept) return;  // wait for the next CALL_SPEC (or the link closing)
+  exiting_ = true;
   if (link_.queued_bytes() == 0) {
     stop();
   } else {

@@ -12,6 +12,7 @@
 #include "proto/worker.pb.h"
 #include "shared/frame_stream.h"
 #include "worker/format_run.h"
+#include "worker/hot_container.h"
 
 namespace fnr {
 
@@ -44,9 +45,11 @@ class CallSession final : public FrameStream::Handler, public CallSink {
   const std::vector<sock_filter>& seccomp_;
   FrameStream link_;
   wire::CallSpec spec_;
-  std::unique_ptr<FormatRun> run_;
-  bool have_spec_ = false;
+  std::unique_ptr<HotContainer> hot_;  // survives calls (hot formats)
+  std::unique_ptr<FormatRun> run_;     // the current (or last) call
+  bool have_spec_ = false;             // a call is in progress
   bool finished_ = false;
+  bool exiting_ = false;  // the last call is done and no container stays
   int64_t started_ns_ = 0;
 };
 

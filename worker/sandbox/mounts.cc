@@ -67,6 +67,15 @@ const char* setup_mounts(const SandboxSpec& spec) {
   if (mount("tmpfs", tmp.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts.c_str()) != 0) {
     return "mount tmpfs on /tmp";
   }
+  for (const auto& b : spec.binds) {
+    if (b.target.rfind("/tmp/", 0) != 0) return "bind mount target outside /tmp";
+    const std::string target = root + b.target;
+    if (mkdir(target.c_str(), 0755) != 0 ||
+        mount(b.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_NOSUID | MS_NODEV,
+              nullptr) != 0) {
+      return "bind-mount a host directory into /tmp";
+    }
+  }
   const std::string proc = root + "/proc";
   if (mount("proc", proc.c_str(), "proc", kNoDevSuidExec, nullptr) != 0) return "mount /proc";
   if (const char* err = setup_dev(root)) return err;

@@ -21,6 +21,14 @@
 
 namespace fnr {
 
+// A host directory made visible inside the container (e.g. the
+// http-stream socket directory at /tmp/iofs). `target` is created on the
+// container's /tmp tmpfs, so it must lie under /tmp.
+struct BindMount {
+  std::string source;
+  std::string target;
+};
+
 struct SandboxSpec {
   std::string rootfs;       // the image's unpacked root, bind-mounted read-only
   std::string workdir = "/";
@@ -32,6 +40,7 @@ struct SandboxSpec {
   std::string hostname = "fn";
   const std::vector<sock_filter>* seccomp = nullptr;  // required
   std::vector<int> cgroup_procs_fds;                  // the child joins these first
+  std::vector<BindMount> binds;
 };
 
 struct SandboxLaunch {
