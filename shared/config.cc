@@ -179,6 +179,7 @@ Error apply_json(const json& doc, Config& c) {
   r.uint("max_response_bytes", c.max_response_bytes);
   r.uint("max_request_bytes", c.max_request_bytes);
   r.uint("kill_grace_ms", c.kill_grace_ms);
+  r.uint("spare_workers", c.spare_workers);
   if (const json* call = r.object("call")) r.absorb(apply_call_json(*call, c.call_limits));
   if (const json* sb = r.object("sandbox")) r.absorb(apply_sandbox_json(*sb, c.sandbox));
   return r.finish();

@@ -43,6 +43,7 @@ struct Config {
   uint64_t max_response_bytes = 64ULL << 20;  // FN_MAX_RESPONSE_SIZE
   uint64_t max_request_bytes = 64ULL << 20;   // body from the LB; 413 past it
   uint32_t kill_grace_ms = 2000;              // worker exit grace after a cancel
+  uint32_t spare_workers = 2;  // workers started ahead of demand (cold-start latency)
   CallLimits call_limits;
   SandboxConfig sandbox;                     // JSON key "call"
   std::string config_file;                    // the file that was loaded, "" if none (for logs)

@@ -10,7 +10,7 @@ namespace fnr {
 FrameStream::FrameStream(uv_loop_t* loop, UniqueFd fd, Handler* handler)
     : handler_(handler),
       writer_([this] { handler_->on_drain(); },
-              [this](int err) { fail(std::string("write: ") + uv_strerror(err)); }) {
+              [this](int /*err*/) { write_failed_ = true; }) {
   pipe_ = open_pipe_handle(loop, std::move(fd), this);
   writer_.attach(as_stream(pipe_));
 }
@@ -84,12 +84,15 @@ void FrameStream::dispatch() {
 }
 
 bool FrameStream::send(FrameType type, std::string_view payload) {
-  if (!open()) return false;
+  if (!open() || write_failed_) return false;
   const FrameHeader header = encode_frame_header(type, static_cast<uint32_t>(payload.size()));
-  if (int rc = writer_.write(std::string_view(header.data(), header.size()), payload); rc != 0) {
-    fail(std::string("write: ") + uv_strerror(rc));
+  if (writer_.write(std::string_view(header.data(), header.size()), payload) != 0) {
+    // The peer stopped reading (it exited, say). What it sent before is
+    // still ours to read, so the stream stays open until the read side
+    // reaches its end; only writes stop here.
+    write_failed_ = true;
   }
-  return open();
+  return !write_failed_;
 }
 
 void FrameStream::fail(const std::string& reason) {

@@ -42,7 +42,9 @@ class FrameStream {
 
   void start_reading();
   void stop_reading();
-  // False once the stream is closed or broken; the frame is then dropped.
+  // False once the stream is closed or the peer stopped reading; the frame
+  // is then dropped. A failed write does not close the stream: what the
+  // peer sent before is still delivered, then on_stream_closed().
   bool send(FrameType type, std::string_view payload);
   [[nodiscard]] size_t queued_bytes() const { return writer_.queued(); }
   [[nodiscard]] bool over_high_watermark() const { return writer_.over_high_watermark(); }
@@ -65,6 +67,7 @@ class FrameStream {
   FrameDecoder decoder_;
   bool reading_ = false;
   bool failed_ = false;
+  bool write_failed_ = false;
   bool dispatching_ = false;
 };
 

@@ -6,6 +6,8 @@
 #include "shared/uv_handles.h"
 #include "supervisor/call_spec.h"
 #include "supervisor/go_duration.h"
+#include "supervisor/slot_key.h"
+#include "supervisor/worker_pool.h"
 
 namespace fnr {
 namespace {
@@ -32,13 +34,7 @@ grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* Engagement::create(
 
 Engagement::Engagement(RunnerContext& ctx) : ctx_(ctx) { ctx_.counters.active.fetch_add(1); }
 
-Engagement::~Engagement() {
-  close_and_free(timer_);
-  if (link_) link_->close();
-  // Never reached with a live worker (the loop holds us until it exits),
-  // but if it were, WorkerProcess's destructor kills and reaps it.
-  if (reservation_) ctx_.ledger->release(*reservation_);
-}
+Engagement::~Engagement() { close_and_free(timer_); }
 
 // ============================ gRPC side ====================================
 
@@ -82,8 +78,7 @@ void Engagement::OnReadDone(bool ok) {
     // A second Try: the spec allows one call per stream.
     spdlog::warn("call {}: protocol error: unexpected message after the try", call_->id);
     ctx_.loop->post([self = shared_from_this()] {
-      self->complete(false, 400, "protocol error: expected data", false, 0);
-      self->stop_worker();
+      self->fail_and_drop(400, "protocol error: expected data");
     });
     return;
   }
@@ -107,47 +102,10 @@ void Engagement::handle_try(const TryCall& t) {
                 " MiB exceeds the runner's total " + std::to_string(ctx_.ledger->total_mib()) +
                 " MiB");
   }
-  reservation_ = ctx_.ledger->reserve(call_->id, call_->memory_mib);
-  if (!reservation_) {
-    spdlog::info("call {}: NACK, {} MiB requested, {} of {} MiB free", call_->id,
-                 call_->memory_mib, ctx_.ledger->total_mib() - ctx_.ledger->reserved_mib(),
-                 ctx_.ledger->total_mib());
-    return nack("server too busy: not enough memory capacity for " +
-                std::to_string(call_->memory_mib) + " MiB");
-  }
-  reserved_at_ = Clock::now();
-  ctx_.counters.requests_handled.fetch_add(1);
-
-  RunnerMsg ack;
-  auto* a = ack.mutable_acknowledged();
-  a->set_committed(true);
-  a->set_details(call_->id);
-  a->set_slot_allocation_latency(go_duration(ns_between(received_at_, reserved_at_)));
-  send(std::move(ack));
-
-  // Spawning here, on a gRPC thread, keeps the loop thread free while the
-  // kernel builds the process.
-  SpawnedWorker w;
-  try {
-    w = spawn_worker(ctx_.worker_path, ctx_.config.log_level, ctx_.seccomp_fd);
-  } catch (const std::exception& ex) {
-    spdlog::error("call {}: cannot start a worker: {}", call_->id, ex.what());
-    ctx_.ledger->release(*reservation_);
-    reservation_.reset();
-    RunnerMsg fin;
-    fin.mutable_finished()->set_success(false);
-    fin.mutable_finished()->set_details("500:could not start a worker");
-    fin.mutable_finished()->set_error_code(500);
-    fin.mutable_finished()->set_error_str("could not start a worker");
-    send(std::move(fin));
-    finish_after_writes(grpc::Status::OK);
-    return;
-  }
-  ctx_.ledger->set_owner(*reservation_, w.pid, ReservationState::kRunning);
-  // std::function needs copyable captures; the fds travel in a shared_ptr.
-  ctx_.loop->post([self = shared_from_this(), w = std::make_shared<SpawnedWorker>(std::move(w))] {
-    self->loop_start(std::move(*w));
-  });
+  slot_key_ = slot_key(*call_);
+  // Placement (an idle hot container, or capacity and a fresh worker) is
+  // the pool's, on the loop thread.
+  ctx_.loop->post([self = shared_from_this()] { self->loop_place(); });
   read_next();
 }
 
@@ -169,11 +127,7 @@ void Engagement::forward_data(DataFrame* frame) {
   // Moving the bytes out leaves `in_` free for the next read without a copy.
   ctx_.loop->post([self = shared_from_this(), data = std::move(*frame->mutable_data()),
                    eof = frame->eof(), too_large] {
-    if (too_large) {
-      self->complete(false, 413, "request body too large", true, 0);
-      self->stop_worker();
-      return;
-    }
+    if (too_large) return self->fail_and_drop(413, "request body too large");
     if (!data.empty()) self->loop_request_data(data);
     if (eof) self->loop_request_eof();
   });
@@ -277,77 +231,101 @@ void Engagement::OnDone() {
 
 // ============================ loop side ====================================
 
-void Engagement::loop_start(SpawnedWorker w) {
+void Engagement::loop_place() {
+  if (client_gone_) return;
+  WorkerHandle* w = ctx_.pool->take_idle(slot_key_);
+  const bool hot = w != nullptr;
+  if (w == nullptr) {
+    auto reservation = ctx_.pool->reserve(call_->id, call_->memory_mib);
+    if (!reservation) {
+      spdlog::info("call {}: NACK, {} MiB requested, {} of {} MiB free", call_->id,
+                   call_->memory_mib, ctx_.ledger->total_mib() - ctx_.ledger->reserved_mib(),
+                   ctx_.ledger->total_mib());
+      return nack("server too busy: not enough memory capacity for " +
+                  std::to_string(call_->memory_mib) + " MiB");
+    }
+    std::string error;
+    w = ctx_.pool->take_fresh(*reservation, call_->memory_mib, &error);
+    if (w == nullptr) {
+      spdlog::error("call {}: cannot start a worker: {}", call_->id, error);
+      return nack("runner fault: could not start a worker");
+    }
+    w->slot_key = slot_key_;
+    w->idle_timeout_s = call_->idle_timeout_s;
+  } else if (w->reservation) {
+    ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kRunning);
+  }
+  reserved_at_ = Clock::now();
+  started_at_ = reserved_at_;
+  ctx_.counters.requests_handled.fetch_add(1);
   loop_ref_ = shared_from_this();
-  started_at_ = Clock::now();
+  worker_ = w;
+  worker_->attach(this);
+  ++worker_->calls;
+  ctx_.with_worker.insert(this);
+
+  RunnerMsg ack;
+  auto* a = ack.mutable_acknowledged();
+  a->set_committed(true);
+  a->set_details(call_->id);
+  a->set_slot_allocation_latency(go_duration(ns_between(received_at_, reserved_at_)));
+  send(std::move(ack));
+
+  const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, ctx_.cgroups,
+                                             worker_->sandbox_id, created_wall_, client_deadline_);
+  worker_->link().send(FrameType::kCallSpec, spec.SerializeAsString());
+  spdlog::debug("call {}: placed on worker {} ({})", call_->id, worker_->pid(),
+                hot ? "hot container" : "new container");
+
   timer_ = new uv_timer_t{};
   uv_timer_init(ctx_.loop->loop(), timer_);
   timer_->data = this;
-  {
-    std::lock_guard<std::mutex> lock(ctx_.workers_mu);
-    ++ctx_.live_workers;
-  }
-  ctx_.with_worker.insert(this);
-  worker_ = std::make_unique<WorkerProcess>(ctx_.loop->loop(), w.pid, std::move(w.pidfd),
-                                            [this](int status) { on_worker_exit(status); });
-  try {
-    link_ = std::make_unique<FrameStream>(ctx_.loop->loop(), std::move(w.socket), this);
-  } catch (const std::exception& ex) {
-    spdlog::error("call {}: worker link: {}", call_->id, ex.what());
-    complete(false, 500, "runner fault: worker link failed", false, 0);
-    stop_worker();
-    return;
-  }
-  sandbox_id_ = ctx_.instance_id + "-" + std::to_string(ctx_.next_sandbox.fetch_add(1));
-  const wire::CallSpec spec =
-      make_call_spec(*call_, ctx_.config, ctx_.cgroups, sandbox_id_, created_wall_,
-                     client_deadline_);
-  link_->send(FrameType::kCallSpec, spec.SerializeAsString());
-  link_->start_reading();
-
   uv_timer_start(
       timer_,
       [](uv_timer_t* t) {
         if (auto* self = static_cast<Engagement*>(t->data)) self->on_deadline();
       },
       static_cast<uint64_t>(call_->timeout_s) * 1000 + kDeadlineGraceMs, 0);
-  if (client_gone_) stop_worker();
 }
 
 void Engagement::loop_request_data(const std::string& data) {
   request_bytes_ += data.size();
-  if (!link_ || completed_) return read_next();
+  if (worker_ == nullptr || completed_) return read_next();
+  FrameStream& link = worker_->link();
   for (size_t off = 0; off < data.size(); off += kDataChunk) {
-    link_->send(FrameType::kRequestData,
-                std::string_view(data).substr(off, std::min(kDataChunk, data.size() - off)));
+    link.send(FrameType::kRequestData,
+              std::string_view(data).substr(off, std::min(kDataChunk, data.size() - off)));
   }
-  if (!link_->over_high_watermark()) read_next();
+  if (!link.over_high_watermark()) read_next();
 }
 
 void Engagement::loop_request_eof() {
-  if (link_ && !completed_) link_->send(FrameType::kRequestEof, {});
+  if (worker_ != nullptr && !completed_) worker_->link().send(FrameType::kRequestEof, {});
 }
 
-void Engagement::on_drain() {
+void Engagement::on_worker_drain() {
   // The worker took the request bytes we had queued: ask gRPC for more.
   if (!eof_seen_.load()) read_next();
 }
 
 void Engagement::loop_writes_drained() {
-  if (link_ && link_->open() && !completed_) link_->start_reading();
+  if (worker_ != nullptr && !completed_) worker_->link().start_reading();
 }
 
 void Engagement::loop_client_gone() {
   client_gone_ = true;
-  if (!completed_) {
+  if (!completed_ && worker_ != nullptr) {
     result_code_ = 499;
     result_message_ = "client cancelled";
     completed_ = true;
+    log_end();
+    // The container was in the middle of a call: it cannot be trusted with
+    // the next one.
+    drop_worker(false);
   }
-  stop_worker();
 }
 
-void Engagement::on_frame(FrameType type, std::span<const char> payload) {
+void Engagement::on_worker_frame(FrameType type, std::span<const char> payload) {
   if (completed_) return;
   switch (type) {
     case FrameType::kResultStart: return on_result_start(payload);
@@ -356,8 +334,7 @@ void Engagement::on_frame(FrameType type, std::span<const char> payload) {
     default:
       spdlog::error("call {}: worker protocol error: unexpected {} frame", call_->id,
                     frame_type_name(type));
-      complete(false, 500, "runner fault: worker protocol error", false, 0);
-      stop_worker();
+      return fail_and_drop(500, "runner fault: worker protocol error");
   }
 }
 
@@ -365,8 +342,7 @@ void Engagement::on_result_start(std::span<const char> payload) {
   wire::ResultStart rs;
   if (result_started_ || !rs.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     spdlog::error("call {}: worker sent a bad result start", call_->id);
-    complete(false, 500, "runner fault: worker protocol error", false, 0);
-    return stop_worker();
+    return fail_and_drop(500, "runner fault: worker protocol error");
   }
   result_started_ = true;
   RunnerMsg m;
@@ -383,60 +359,67 @@ void Engagement::on_result_start(std::span<const char> payload) {
 }
 
 void Engagement::on_response_data(std::span<const char> payload) {
-  if (!result_started_) {
-    complete(false, 500, "runner fault: worker protocol error", false, 0);
-    return stop_worker();
-  }
+  if (!result_started_) return fail_and_drop(500, "runner fault: worker protocol error");
   response_bytes_ += payload.size();
   RunnerMsg m;
   m.mutable_data()->set_data(payload.data(), payload.size());
   send(std::move(m));
   // A slow LB: stop reading the worker until gRPC has written what we gave.
-  if (writes_over_watermark()) link_->stop_reading();
+  if (writes_over_watermark()) worker_->link().stop_reading();
 }
 
 void Engagement::on_finished(std::span<const char> payload) {
   wire::Finished f;
   if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    complete(false, 500, "runner fault: worker protocol error", false, 0);
-    return stop_worker();
+    return fail_and_drop(500, "runner fault: worker protocol error");
   }
   complete(f.success(), f.code(), f.message(), f.error_user(), f.execution_ns());
+  drop_worker(f.container_kept());
 }
 
-void Engagement::on_stream_closed(const std::string& reason) {
-  if (!completed_) spdlog::debug("call {}: worker link closed: {}", call_->id, reason);
-  link_->close();
-  maybe_end();
-}
-
-void Engagement::on_worker_exit(int wait_status) {
-  worker_status_ = wait_status;
-  maybe_end();
-}
-
-// The call is over when the worker is gone AND its socket is read to the
-// end: a worker may exit while its last frames (FINISHED among them) still
-// sit unread in the socket because a slow LB paused our reading.
-void Engagement::maybe_end() {
-  if (ended_ || !worker_ || !worker_->exited() || (link_ && link_->open())) return;
+void Engagement::on_worker_lost(int wait_status) {
+  worker_ = nullptr;
   if (!completed_) {
-    spdlog::error("call {}: worker {} died ({}) before finishing the call", call_->id,
-                  worker_->pid(),
-                  WIFSIGNALED(worker_status_)
-                      ? "signal " + std::to_string(WTERMSIG(worker_status_))
-                      : "exit " + std::to_string(WEXITSTATUS(worker_status_)));
+    spdlog::error("call {}: worker died ({}) before finishing the call", call_->id,
+                  WIFSIGNALED(wait_status) ? "signal " + std::to_string(WTERMSIG(wait_status))
+                                           : "exit " + std::to_string(WEXITSTATUS(wait_status)));
     complete(false, 502, "function runner crashed", false, 0);
   }
-  end_call();
+  release_loop_ref();
 }
 
 void Engagement::on_deadline() {
-  if (!completed_) {
-    spdlog::warn("call {}: worker missed the deadline, killing it", call_->id);
-    complete(false, 504, "Timed out", true, 0);
+  if (completed_) return;
+  spdlog::warn("call {}: worker missed the deadline, killing it", call_->id);
+  fail_and_drop(504, "Timed out");
+}
+
+void Engagement::fail_and_drop(int code, const std::string& message) {
+  complete(false, code, message, code == 504, 0);
+  drop_worker(false);
+}
+
+// The call is over for this engagement: a kept container goes back to the
+// pool idle; any other worker is told to end, and the pool releases its
+// capacity once it is gone.
+void Engagement::drop_worker(bool keep) {
+  if (worker_ == nullptr) return;
+  WorkerHandle* w = std::exchange(worker_, nullptr);
+  w->detach();
+  ctx_.with_worker.erase(this);
+  if (keep) {
+    ctx_.pool->park(w);
+  } else {
+    w->shut_down(std::chrono::milliseconds(ctx_.config.kill_grace_ms));
   }
-  stop_worker();
+  release_loop_ref();
+}
+
+void Engagement::release_loop_ref() {
+  ctx_.with_worker.erase(this);
+  close_and_free(timer_);
+  // Dropped from a fresh loop turn: we may be inside our own callback.
+  if (loop_ref_) ctx_.loop->post([self = std::move(loop_ref_)] {});
 }
 
 void Engagement::complete(bool success, int code, const std::string& message, bool error_user,
@@ -468,54 +451,11 @@ void Engagement::complete(bool success, int code, const std::string& message, bo
   f->set_execution_duration(execution_ns);
   send(std::move(m));
   finish_after_writes(grpc::Status::OK);
-}
-
-void Engagement::stop_worker() {
-  if (!worker_) return;
-  // Closing the socket makes the worker end its function and exit; the
-  // timer turns into a kill in case it does not.
-  if (link_) link_->close();
-  if (worker_->exited()) return maybe_end();
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    uv_timer_start(
-        timer_,
-        [](uv_timer_t* t) {
-          if (auto* self = static_cast<Engagement*>(t->data)) self->worker_->kill();
-        },
-        ctx_.config.kill_grace_ms, 0);
-  }
+  log_end();
 }
 
 void Engagement::abort_call(int code, const std::string& message) {
-  complete(false, code, message, false, 0);
-  if (worker_) worker_->kill();
-}
-
-void Engagement::end_call() {
-  ended_ = true;
-  close_and_free(timer_);
-  if (link_) link_->close();
-  // A worker that died abruptly could not remove its container's cgroup.
-  if (ctx_.cgroups.version != 0) Cgroup::remove_stale(ctx_.cgroups, sandbox_id_);
-  if (reservation_) {
-    ctx_.ledger->release(*reservation_);
-    reservation_.reset();
-  }
-  log_end();
-  ctx_.with_worker.erase(this);
-  {
-    std::lock_guard<std::mutex> lock(ctx_.workers_mu);
-    --ctx_.live_workers;
-  }
-  ctx_.workers_cv.notify_all();
-  // Destroying the worker object and dropping our reference must wait
-  // until we are out of the worker's exit callback.
-  ctx_.loop->post([self = std::move(loop_ref_)]() mutable {
-    self->worker_.reset();
-    self->link_.reset();
-    self.reset();
-  });
+  fail_and_drop(code, message);
 }
 
 void Engagement::log_end() const {

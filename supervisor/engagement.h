@@ -9,8 +9,8 @@
 //
 // The sides talk only by EventLoop::post() and the locked write queue. The
 // object lives while gRPC holds it (until OnDone) or the loop does (until
-// the worker is reaped), whichever is longer. Capacity is released when
-// the worker is gone, so it can never be released while a function runs.
+// it runs on a worker), whichever is longer. Capacity belongs to the worker
+// (WorkerPool): released when the worker is gone, never while a function runs.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -24,15 +24,14 @@
 #include "proto/runner.grpc.pb.h"
 #include "proto/worker.pb.h"
 #include "shared/call.h"
-#include "shared/frame_stream.h"
 #include "shared/ledger.h"
 #include "supervisor/runner_context.h"
-#include "supervisor/worker_process.h"
+#include "supervisor/worker_handle.h"
 
 namespace fnr {
 
 class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
-                         public FrameStream::Handler,
+                         public WorkerHandle::Client,
                          public std::enable_shared_from_this<Engagement> {
  public:
   // `client_deadline`: the stream's gRPC deadline (max() when none).
@@ -64,33 +63,31 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   [[nodiscard]] bool writes_over_watermark();
 
   // --- loop side -----------------------------------------------------------
-  void loop_start(SpawnedWorker w);
+  void loop_place();
   void loop_request_data(const std::string& data);
   void loop_request_eof();
   void loop_client_gone();
   void loop_writes_drained();
-  void on_frame(FrameType type, std::span<const char> payload) override;
-  void on_stream_closed(const std::string& reason) override;
-  void on_drain() override;
+  void on_worker_frame(FrameType type, std::span<const char> payload) override;
+  void on_worker_drain() override;
+  void on_worker_lost(int wait_status) override;
   void on_result_start(std::span<const char> payload);
   void on_response_data(std::span<const char> payload);
   void on_finished(std::span<const char> payload);
-  void on_worker_exit(int wait_status);
-  void maybe_end();
   void on_deadline();
   void complete(bool success, int code, const std::string& message, bool error_user,
                 int64_t execution_ns);
-  void stop_worker();
-  void end_call();
+  void fail_and_drop(int code, const std::string& message);
+  void drop_worker(bool keep);
+  void release_loop_ref();
   void log_end() const;
 
   RunnerContext& ctx_;
 
   // Set on the gRPC thread before the loop side exists, read-only after.
   std::optional<Call> call_;
-  std::optional<ReservationId> reservation_;
+  std::string slot_key_;
   Clock::time_point received_at_{};
-  Clock::time_point reserved_at_{};
   std::chrono::system_clock::time_point created_wall_{};
   std::chrono::system_clock::time_point client_deadline_{};
   std::atomic<bool> eof_seen_{false};
@@ -111,22 +108,19 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   std::shared_ptr<Engagement> grpc_ref_;  // released in OnDone
 
   // Loop thread only.
-  std::shared_ptr<Engagement> loop_ref_;  // released when the worker is gone
-  std::unique_ptr<WorkerProcess> worker_;
-  std::unique_ptr<FrameStream> link_;
+  std::shared_ptr<Engagement> loop_ref_;  // held while a worker runs our call
+  WorkerHandle* worker_ = nullptr;        // attached while it runs our call
   uv_timer_t* timer_ = nullptr;
+  Clock::time_point reserved_at_{};
+  Clock::time_point started_at_{};
   bool completed_ = false;
-  int worker_status_ = 0;
-  bool ended_ = false;
   bool result_started_ = false;
   bool client_gone_ = false;
   int result_code_ = 0;
   std::string result_message_;
   int64_t execution_ns_ = 0;
-  Clock::time_point started_at_{};
   uint64_t request_bytes_ = 0;
   uint64_t response_bytes_ = 0;
-  std::string sandbox_id_;
 };
 
 }  // namespace fnr

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
 #include "supervisor/server_credentials.h"
+#include "supervisor/worker_pool.h"
 
 namespace {
 
@@ -64,14 +66,25 @@ void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
       std::chrono::system_clock::now() + std::chrono::seconds(ctx.config.drain_timeout_s);
   spdlog::info("draining: no new calls; in-flight calls have {}s to finish",
                ctx.config.drain_timeout_s);
+  // Returns once in-flight calls are done or the deadline cancelled them.
   server.Shutdown(deadline);
   ctx.loop->post([&ctx] {
-    for (auto* e : ctx.with_worker) e->abort_call(503, "runner shutting down");
+    const std::vector<fnr::Engagement*> running(ctx.with_worker.begin(), ctx.with_worker.end());
+    for (auto* e : running) e->abort_call(503, "runner shutting down");
+    ctx.pool->shut_down_all(std::chrono::milliseconds(ctx.config.kill_grace_ms));
   });
   std::unique_lock<std::mutex> lock(ctx.workers_mu);
   ctx.workers_cv.wait_for(lock, std::chrono::milliseconds(ctx.config.kill_grace_ms) * 2,
                           [&ctx] { return ctx.live_workers == 0; });
   if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
+  lock.unlock();
+  // Whatever is left is killed and reaped here, so the loop can close.
+  std::promise<void> cleared;
+  ctx.loop->post([&ctx, &cleared] {
+    ctx.pool->clear();
+    cleared.set_value();
+  });
+  cleared.get_future().wait();
 }
 
 }  // namespace
@@ -113,7 +126,10 @@ int main(int argc, char** argv) {
     ctx.ledger = ledger.get();
     fnr::EventLoop loop;
     ctx.loop = &loop;
+    fnr::WorkerPool pool(ctx);
+    ctx.pool = &pool;
     loop.start();
+    loop.post([&pool] { pool.start(); });
 
     fnr::RunnerService service(ctx);
     grpc::ServerBuilder builder;

@@ -16,6 +16,7 @@
 namespace fnr {
 
 class Engagement;
+class WorkerPool;
 
 struct RunnerCounters {
   std::atomic<int32_t> active{0};              // Engage streams open
@@ -33,11 +34,12 @@ struct RunnerContext {
   int seccomp_fd = -1;       // the compiled filter, inherited by workers
   std::string instance_id;   // makes sandbox ids unique across restarts
   std::atomic<uint64_t> next_sandbox{0};
+  WorkerPool* pool = nullptr;  // loop thread only
   std::atomic<bool> draining{false};
 
-  // Engagements that own a worker; loop thread only, except the count that
-  // shutdown waits on.
+  // Engagements running on a worker; loop thread only.
   std::unordered_set<Engagement*> with_worker;
+  // Worker processes alive, which shutdown waits on.
   std::mutex workers_mu;
   std::condition_variable workers_cv;
   size_t live_workers = 0;  // guarded by workers_mu

@@ -104,13 +104,13 @@ void CallSession::result_start(int status, const HeaderList& headers) {
     h->set_key(k);
     h->add_values(v);
   }
-  link_.send(FrameType::kResultStart, rs.SerializeAsString());
+  send(FrameType::kResultStart, rs.SerializeAsString());
 }
 
 void CallSession::response_data(std::string_view bytes) {
   while (!bytes.empty()) {
     const size_t n = std::min(bytes.size(), kDataChunk);
-    link_.send(FrameType::kResponseData, bytes.substr(0, n));
+    if (!send(FrameType::kResponseData, bytes.substr(0, n))) return;
     bytes.remove_prefix(n);
   }
 }
@@ -128,7 +128,7 @@ void CallSession::finish(int code, std::string_view message, bool error_user) {
   const bool kept = hot_ && hot_->reusable();
   f.set_container_kept(kept);
   have_spec_ = false;
-  link_.send(FrameType::kFinished, f.SerializeAsString());
+  if (!send(FrameType::kFinished, f.SerializeAsString())) return;
   if (kept) return;  // wait for the next CALL_SPEC (or the link closing)
   exiting_ = true;
   if (link_.queued_bytes() == 0) {
@@ -136,6 +136,14 @@ void CallSession::finish(int code, std::string_view message, bool error_user) {
   } else {
     link_.notify_when_empty();
   }
+}
+
+bool CallSession::send(FrameType type, std::string_view payload) {
+  if (link_.send(type, payload)) return true;
+  // The supervisor stopped reading us: it cancelled the call or is gone.
+  spdlog::info("call {}: supervisor no longer reads, ending", spec_.id());
+  stop();
+  return false;
 }
 
 void CallSession::stop() { uv_stop(loop_); }

@@ -37,6 +37,8 @@ class CallSession final : public FrameStream::Handler, public CallSink {
  private:
   void start_call(std::span<const char> payload);
   void protocol_error(const std::string& why);
+  // Sends a frame; on failure ends the session and returns false.
+  bool send(FrameType type, std::string_view payload);
   // Leaves uv_run(); main() then destroys the session, which ends the
   // function if it still runs.
   void stop();
