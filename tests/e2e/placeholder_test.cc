@@ -1,1 +1,0 @@
-// Replaced by the end-to-end suite.
