@@ -20,7 +20,8 @@ constexpr std::string_view kHelp =
     R"(usage: fn-runnerctl status [--ledger NAME] [--grpc HOST:PORT [TLS options]]
 
 Prints the runner's capacity ledger: total, reserved and free MiB and one
-line per reservation (call id, MiB, owner pid, state, age).
+line per reservation (call id, MiB, owner pid, state, age, and for
+containers the calls served and the image with a short slot key).
 
   --ledger NAME          shared-memory ledger name (default: the runner's default)
   --grpc HOST:PORT       also call the Status RPC: active, requests_received,
@@ -56,13 +57,15 @@ bool print_ledger(const std::string& name) {
   std::printf("free_mib: %llu\n", static_cast<unsigned long long>(free_mib));
   std::printf("reservations: %zu\n", snap.entries.size());
   if (!snap.entries.empty()) {
-    std::printf("%-30s %7s %8s %-9s %s\n", "CALL ID", "MIB", "PID", "STATE", "AGE");
+    std::printf("%-30s %7s %8s %-9s %8s %6s  %s\n", "CALL ID", "MIB", "PID", "STATE", "AGE",
+                "CALLS", "CONTAINER");
   }
   for (const ReservationView& e : snap.entries) {
     const std::string_view state = reservation_state_name(e.state);
-    std::printf("%-30s %7u %8d %-9.*s %s\n", e.call_id.empty() ? "-" : e.call_id.c_str(), e.mib,
-                static_cast<int>(e.owner_pid), static_cast<int>(state.size()), state.data(),
-                age_text(e.start_unix_ms).c_str());
+    std::printf("%-30s %7u %8d %-9.*s %8s %6u  %s\n", e.call_id.empty() ? "-" : e.call_id.c_str(),
+                e.mib, static_cast<int>(e.owner_pid), static_cast<int>(state.size()), state.data(),
+                age_text(e.start_unix_ms).c_str(), e.calls,
+                e.label.empty() ? "-" : e.label.c_str());
   }
   return true;
 }

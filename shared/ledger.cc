@@ -32,7 +32,7 @@ namespace {
 constexpr uint64_t kMagic = 0x3147'4445'4c52'4e46ULL;
 // Bump on any change to Header or Entry: processes of different builds must
 // refuse each other's segments rather than misread them.
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr size_t kCallIdBytes = 64;
 // Bounds the segment size (and every linear scan under the lock).
 constexpr uint32_t kMaxEntriesLimit = 1U << 16;
@@ -60,6 +60,11 @@ struct Entry {
   int64_t start_unix_ms;
   OwnerRecord owners[2];
   char call_id[kCallIdBytes];  // NUL-terminated unless exactly kCallIdBytes long
+  // What holds the capacity, for operators: a container's image, and how
+  // many calls it served (hot containers keep their reservation).
+  char label[kCallIdBytes];
+  uint32_t calls;
+  uint32_t padding3;
 };
 
 struct Header {
@@ -316,10 +321,16 @@ std::optional<uint32_t> find_free_slot(const Segment& seg) {
   return std::nullopt;
 }
 
+void write_text(char (&field)[kCallIdBytes], std::string_view text) {
+  const size_t n = std::min(text.size(), kCallIdBytes);
+  std::memcpy(field, text.data(), n);
+  if (n < kCallIdBytes) field[n] = '\0';
+}
+
 void write_call_id(Entry& e, std::string_view call_id) {
-  const size_t n = std::min(call_id.size(), kCallIdBytes);
-  std::memcpy(e.call_id, call_id.data(), n);
-  if (n < kCallIdBytes) e.call_id[n] = '\0';
+  write_text(e.call_id, call_id);
+  e.label[0] = '\0';
+  e.calls = 0;
 }
 
 // Writes everything but the committing state store; the entry stays kClaiming.
@@ -408,6 +419,8 @@ struct EntryCopy {
   ReservationState state = ReservationState::kFree;
   int64_t start_unix_ms = 0;
   char call_id[kCallIdBytes] = {};
+  char label[kCallIdBytes] = {};
+  uint32_t calls = 0;
 };
 
 ReservationView to_view(const EntryCopy& c) {
@@ -418,6 +431,8 @@ ReservationView to_view(const EntryCopy& c) {
       .owner_pid = c.owner_pid,
       .state = c.state,
       .start_unix_ms = c.start_unix_ms,
+      .label = std::string(c.label, ::strnlen(c.label, kCallIdBytes)),
+      .calls = c.calls,
   };
 }
 
@@ -528,6 +543,17 @@ bool Ledger::set_owner(ReservationId id, pid_t owner, ReservationState state) {
   return true;
 }
 
+bool Ledger::label(ReservationId id, std::string_view call_id, std::string_view text,
+                      uint32_t calls) {
+  SegmentLock lock(impl_->seg);
+  Entry* e = impl_->seg.live(id);
+  if (e == nullptr) return false;
+  write_text(e->call_id, call_id);
+  write_text(e->label, text);
+  e->calls = calls;
+  return true;
+}
+
 bool Ledger::release(ReservationId id) {
   SegmentLock lock(impl_->seg);
   Entry* e = impl_->seg.live(id);
@@ -562,6 +588,8 @@ LedgerSnapshot Ledger::snapshot() const {
       c.state = state;
       c.start_unix_ms = e.start_unix_ms;
       std::memcpy(c.call_id, e.call_id, kCallIdBytes);
+      std::memcpy(c.label, e.label, kCallIdBytes);
+      c.calls = e.calls;
     }
   }
   snap.entries.reserve(copies.size());

@@ -252,6 +252,9 @@ void Engagement::loop_place() {
     }
     w->slot_key = slot_key_;
     w->idle_timeout_s = call_->idle_timeout_s;
+    char key_hash[20];
+    std::snprintf(key_hash, sizeof key_hash, "%08zx", std::hash<std::string>{}(slot_key_) & 0xFFFFFFFFU);
+    w->label = call_->image + " #" + key_hash;
   } else if (w->reservation) {
     ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kRunning);
   }
@@ -263,6 +266,10 @@ void Engagement::loop_place() {
   worker_->attach(this);
   ++worker_->calls;
   ctx_.with_worker.insert(this);
+  if (worker_->reservation) {
+    ctx_.ledger->label(*worker_->reservation, call_->id, worker_->label,
+                          static_cast<uint32_t>(worker_->calls));
+  }
 
   RunnerMsg ack;
   auto* a = ack.mutable_acknowledged();

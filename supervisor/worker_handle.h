@@ -58,6 +58,7 @@ class WorkerHandle final : public FrameStream::Handler {
   // Identity and accounting, set by the pool.
   std::string slot_key;
   std::string sandbox_id;
+  std::string label;  // image and short slot key, shown by fn-runnerctl status
   std::optional<ReservationId> reservation;
   uint32_t mib = 0;
   uint32_t idle_timeout_s = 0;
