@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The bench figures the issues ask for, each beside a baseline measured in
+# the same run (these machines are noisy: read the ratios):
+#   - a tiny echo call through the runner at c=1 (latency) and c=16
+#     (calls/s), beside a raw gRPC bidi ping-pong;
+#   - a cold call (Try to first byte, fresh container) beside runc/crun run
+#     of /bin/true from the same root filesystem and a bare posix_spawn.
+# Usage: scripts/bench.sh [N]   (N calls per measurement, default 2000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ ${SKIP_SETUP:-} == 1 ]] || scripts/setup.sh >/dev/null
+n=${1:-2000}
+
+work=$(mktemp -d /tmp/fn-runner-bench.XXXXXX)
+runner=
+cleanup() {
+  [[ -n $runner ]] && kill -TERM "$runner" 2>/dev/null && wait "$runner" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+scripts/make-sample-image.sh "$work/echo-oci" build/fn-test-func >/dev/null
+build/fn-runnerctl image import "$work/echo-oci" --name bench/echo:1 --images-dir "$work/images" >/dev/null
+port=$((20000 + RANDOM % 20000))
+build/fn-runner --grpc-address=127.0.0.1:$port --images-dir="$work/images" \
+  --ledger-name="fnr-bench-$$" --log-level=warn 2>"$work/runner.log" &
+runner=$!
+for _ in $(seq 100); do
+  build/fn-runnerctl status --ledger "fnr-bench-$$" --grpc 127.0.0.1:$port >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+common=(--addr 127.0.0.1:$port --image bench/echo:1 --size 5 --memory 64)
+echo "== c=1: a tiny echo call (cold container each time: default format) vs raw gRPC ping-pong"
+build/fn-runner-bench both "${common[@]}" --c 1 --n "$n" --warmup 20
+echo "== c=16"
+build/fn-runner-bench both "${common[@]}" --c 16 --n "$n" --warmup 32
+echo "== cold start vs runc/crun/posix_spawn"
+build/fn-runner-bench coldstart --n 200
