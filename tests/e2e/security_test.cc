@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "shared/image_store.h"
+#include "tests/e2e/background_call.h"
 #include "tests/e2e/outcome_checks.h"
 #include "tests/e2e/process_watch.h"
 #include "tests/e2e/runner_harness.h"
@@ -234,6 +235,48 @@ TEST_F(SandboxTest, ZombiesInsideAreReapedAndNothingOutlivesTheCall) {
   EXPECT_TRUE(runner_->wait_ledger_empty(std::chrono::seconds(10)));
   EXPECT_TRUE(wait_until([&] { return processes_with_env("TEST_MARKER=" + call.id).empty(); },
                          std::chrono::seconds(10)));
+}
+
+// The host paths of the cgroups `pid` is in below the runner's base.
+std::vector<std::string> container_cgroup_dirs(pid_t pid) {
+  std::vector<std::string> dirs;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("fn-runner/") == std::string::npos) continue;
+    const size_t a = line.find(':');
+    const size_t b = line.find(':', a + 1);
+    const std::string ctrl = line.substr(a + 1, b - a - 1);
+    const std::string path = line.substr(b + 1);
+    dirs.push_back(ctrl.empty() ? "/sys/fs/cgroup" + path : "/sys/fs/cgroup/" + ctrl + path);
+  }
+  return dirs;
+}
+
+TEST_F(SandboxTest, ASigkilledWorkersContainerIsCleanedUpByTheSupervisor) {
+  auto lb = runner_->lb();
+  TestCall call;
+  call.mode("sleep");
+  call.config["TEST_SLEEP_MS"] = "60000";
+  BackgroundCall running(*lb, call.json());
+  const pid_t worker = runner_->wait_for_worker(call.id, std::chrono::seconds(10));
+  ASSERT_NE(worker, 0);
+  const pid_t init = RunnerHarness::wait_for_function(worker, std::chrono::seconds(10));
+  ASSERT_NE(init, 0);
+  std::vector<std::string> dirs;
+  ASSERT_TRUE(wait_until([&] { return !(dirs = container_cgroup_dirs(init)).empty(); },
+                         std::chrono::seconds(10)));
+  for (const auto& d : dirs) ASSERT_TRUE(std::filesystem::exists(d)) << d;
+
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  const client::CallOutcome& out = running.wait();
+  EXPECT_EQ(out.details.rfind("502:", 0), 0U) << out.details;
+  EXPECT_TRUE(PidWatch(init).wait_exit(std::chrono::seconds(5)));
+  for (const auto& d : dirs) {
+    EXPECT_TRUE(wait_until([&] { return !std::filesystem::exists(d); }, std::chrono::seconds(10)))
+        << "cgroup " << d << " outlived its SIGKILLed worker";
+  }
+  expect_runner_unharmed();
 }
 
 }  // namespace
