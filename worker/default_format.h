@@ -4,17 +4,15 @@
 // decides success, stderr is the function's log.
 #include <uv.h>
 
-#include <array>
 #include <memory>
 
 #include "proto/worker.pb.h"
-#include "worker/container.h"
 #include "worker/format_run.h"
-#include "shared/stream_writer.h"
+#include "worker/stdio_container.h"
 
 namespace fnr {
 
-class DefaultFormatRun final : public FormatRun {
+class DefaultFormatRun final : public FormatRun, private StdioContainer::Events {
  public:
   // Starts the function; on failure calls sink->finish() before returning.
   DefaultFormatRun(uv_loop_t* loop, const wire::CallSpec& spec, CallSink* sink,
@@ -23,18 +21,23 @@ class DefaultFormatRun final : public FormatRun {
 
   void request_data(std::span<const char> bytes) override;
   void request_eof() override;
-  [[nodiscard]] bool request_blocked() const override { return stdin_writer_.over_high_watermark(); }
+  [[nodiscard]] bool request_blocked() const override {
+    return io_ && io_->stdin_over_high_watermark();
+  }
   void response_unblocked() override;
   void abort() override;
 
  private:
+  // StdioContainer::Events
+  void on_stdout(std::string_view bytes) override;
+  void on_stdout_eof() override;
+  void on_stdin_drained() override;
+  void on_stdin_error(int uv_error) override;
+  void on_exit(ExitStatus st) override;
+  void on_deadline() override;
+
   void start(const wire::CallSpec& spec, const std::vector<sock_filter>& seccomp);
-  void on_stdout(ssize_t n);
-  void on_stderr(ssize_t n, const char* data);
-  void on_exit(ExitStatus st);
-  void on_deadline();
   void close_stdin();
-  void on_stdin_drained();
   void maybe_finish();
   void fail_now(int code, std::string_view message, bool error_user);
 
@@ -42,14 +45,7 @@ class DefaultFormatRun final : public FormatRun {
   CallSink* sink_;
   std::string call_id_;
   uint64_t max_response_bytes_;
-  std::unique_ptr<Container> container_;
-  uv_pipe_t* stdin_ = nullptr;
-  uv_pipe_t* stdout_ = nullptr;
-  uv_pipe_t* stderr_ = nullptr;
-  uv_timer_t* deadline_ = nullptr;
-  StreamWriter stdin_writer_;
-  std::array<char, 65536> out_buf_{};
-  std::string err_line_;
+  std::unique_ptr<StdioContainer> io_;
   uint64_t response_bytes_ = 0;
   bool started_response_ = false;
   bool stdout_eof_ = false;
