@@ -157,8 +157,9 @@ CgroupLayout prepare_v2() {
     }
   }
   if (!cgroup_io::write_file(own + "/cgroup.subtree_control", ctrls, &err)) {
-    throw std::runtime_error("cgroup v2: " + err +
-                             " (other processes in our cgroup? run under systemd with Delegate=yes)");
+    throw std::runtime_error(
+        "cgroup v2: " + err +
+        " (other processes in our cgroup? run under systemd with Delegate=yes)");
   }
   const std::string base = own + "/" + kBaseName;
   make_dir(base);
@@ -192,7 +193,8 @@ std::unique_ptr<Cgroup> Cgroup::create(const CgroupLayout& layout, const std::st
   if (layout.version == 2) {
     const std::string& d = dirs[0];
     if (limits.memory_bytes != 0) {
-      ok = ok && cgroup_io::write_file(d + "/memory.max", std::to_string(limits.memory_bytes), &err);
+      ok =
+          ok && cgroup_io::write_file(d + "/memory.max", std::to_string(limits.memory_bytes), &err);
       // Absent when the kernel has no swap accounting: nothing to limit then.
       cgroup_io::write_file(d + "/memory.swap.max", "0", nullptr);
     }

@@ -20,13 +20,13 @@ struct TlsConfig {
 
 // How functions are contained (worker/sandbox/).
 struct SandboxConfig {
-  bool enabled = true;         // false: plain child processes (development only)
-  uint32_t uid = 65534;        // the function's uid/gid (nobody)
+  bool enabled = true;   // false: plain child processes (development only)
+  uint32_t uid = 65534;  // the function's uid/gid (nobody)
   uint32_t gid = 65534;
-  bool host_network = false;   // false: a private network namespace, loopback only
-  uint32_t pids_max = 256;     // per container
-  uint32_t nofile = 1024;      // RLIMIT_NOFILE
-  uint32_t tmpfs_mib = 64;     // /tmp size when the call sets no tmpfs_size
+  bool host_network = false;                   // false: a private network namespace, loopback only
+  uint32_t pids_max = 256;                     // per container
+  uint32_t nofile = 1024;                      // RLIMIT_NOFILE
+  uint32_t tmpfs_mib = 64;                     // /tmp size when the call sets no tmpfs_size
   std::string runtime_dir = "/run/fn-runner";  // per-container scratch (socket dirs)
 };
 
@@ -45,8 +45,8 @@ struct Config {
   uint32_t kill_grace_ms = 2000;              // worker exit grace after a cancel
   uint32_t spare_workers = 2;  // workers started ahead of demand (cold-start latency)
   CallLimits call_limits;
-  SandboxConfig sandbox;                     // JSON key "call"
-  std::string config_file;                    // the file that was loaded, "" if none (for logs)
+  SandboxConfig sandbox;    // JSON key "call"
+  std::string config_file;  // the file that was loaded, "" if none (for logs)
 };
 
 struct ConfigLoad {

@@ -12,12 +12,18 @@ bool is_known_frame_type(uint8_t type) {
 
 std::string_view frame_type_name(FrameType type) {
   switch (type) {
-    case FrameType::kCallSpec: return "call-spec";
-    case FrameType::kRequestData: return "request-data";
-    case FrameType::kRequestEof: return "request-eof";
-    case FrameType::kResultStart: return "result-start";
-    case FrameType::kResponseData: return "response-data";
-    case FrameType::kFinished: return "finished";
+    case FrameType::kCallSpec:
+      return "call-spec";
+    case FrameType::kRequestData:
+      return "request-data";
+    case FrameType::kRequestEof:
+      return "request-eof";
+    case FrameType::kResultStart:
+      return "result-start";
+    case FrameType::kResponseData:
+      return "response-data";
+    case FrameType::kFinished:
+      return "finished";
   }
   return "unknown";
 }

@@ -24,12 +24,12 @@
 namespace fnr {
 
 enum class FrameType : uint8_t {
-  kCallSpec = 1,     // supervisor -> worker: wire::CallSpec, first frame
-  kRequestData = 2,  // supervisor -> worker: request body bytes
-  kRequestEof = 3,   // supervisor -> worker: request body complete
-  kResultStart = 4,  // worker -> supervisor: wire::ResultStart, once
-  kResponseData = 5, // worker -> supervisor: response body bytes
-  kFinished = 6,     // worker -> supervisor: wire::Finished, last frame
+  kCallSpec = 1,      // supervisor -> worker: wire::CallSpec, first frame
+  kRequestData = 2,   // supervisor -> worker: request body bytes
+  kRequestEof = 3,    // supervisor -> worker: request body complete
+  kResultStart = 4,   // worker -> supervisor: wire::ResultStart, once
+  kResponseData = 5,  // worker -> supervisor: response body bytes
+  kFinished = 6,      // worker -> supervisor: wire::Finished, last frame
 };
 
 inline constexpr size_t kFrameHeaderSize = 8;

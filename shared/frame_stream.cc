@@ -1,16 +1,15 @@
 #include "shared/frame_stream.h"
 
-#include "shared/uv_handles.h"
-
 #include <cstring>
 #include <stdexcept>
+
+#include "shared/uv_handles.h"
 
 namespace fnr {
 
 FrameStream::FrameStream(uv_loop_t* loop, UniqueFd fd, Handler* handler)
     : handler_(handler),
-      writer_([this] { handler_->on_drain(); },
-              [this](int /*err*/) { write_failed_ = true; }) {
+      writer_([this] { handler_->on_drain(); }, [this](int /*err*/) { write_failed_ = true; }) {
   pipe_ = open_pipe_handle(loop, std::move(fd), this);
   writer_.attach(as_stream(pipe_));
 }

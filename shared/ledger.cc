@@ -544,7 +544,7 @@ bool Ledger::set_owner(ReservationId id, pid_t owner, ReservationState state) {
 }
 
 bool Ledger::label(ReservationId id, std::string_view call_id, std::string_view text,
-                      uint32_t calls) {
+                   uint32_t calls) {
   SegmentLock lock(impl_->seg);
   Entry* e = impl_->seg.live(id);
   if (e == nullptr) return false;

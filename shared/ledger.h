@@ -43,8 +43,8 @@ struct ReservationView {
   pid_t owner_pid = 0;
   ReservationState state = ReservationState::kFree;
   int64_t start_unix_ms = 0;
-  std::string label;  // e.g. a container's image
-  uint32_t calls = 0; // calls served by the container holding it
+  std::string label;   // e.g. a container's image
+  uint32_t calls = 0;  // calls served by the container holding it
 };
 
 struct LedgerSnapshot {
@@ -76,8 +76,7 @@ class Ledger {
   bool set_owner(ReservationId id, pid_t owner, ReservationState state);
   // Updates what an entry says about its holder (the call it runs now, a
   // label such as the image, calls served); false for a stale id.
-  bool label(ReservationId id, std::string_view call_id, std::string_view text,
-                uint32_t calls);
+  bool label(ReservationId id, std::string_view call_id, std::string_view text, uint32_t calls);
   // Idempotent: releasing twice, or after a reap, is a no-op returning false.
   bool release(ReservationId id);
   // Releases every entry whose owner process is gone; returns how many.

@@ -5,7 +5,5 @@
 #include <unistd.h>
 
 namespace fnr {
-inline int pidfd_open(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));
-}
+inline int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U)); }
 }  // namespace fnr

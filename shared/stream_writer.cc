@@ -23,9 +23,8 @@ int StreamWriter::write(std::string_view a, std::string_view b) {
   if (stream_ == nullptr) return UV_EPIPE;
   size_t written = 0;
   if (queued_ == 0) {
-    uv_buf_t bufs[2] = {
-        uv_buf_init(const_cast<char*>(a.data()), static_cast<unsigned>(a.size())),
-        uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size()))};
+    uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(a.data()), static_cast<unsigned>(a.size())),
+                        uv_buf_init(const_cast<char*>(b.data()), static_cast<unsigned>(b.size()))};
     const int rc = uv_try_write(stream_, bufs, b.empty() ? 1 : 2);
     if (rc >= 0) {
       written = static_cast<size_t>(rc);

@@ -17,7 +17,8 @@ constexpr auto kBusyCode = static_cast<grpc::StatusCode>(503);
 // timeout before the supervisor kills it.
 constexpr uint64_t kDeadlineGraceMs = 1000;
 
-int64_t ns_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+int64_t ns_between(std::chrono::steady_clock::time_point a,
+                   std::chrono::steady_clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
 }
 
@@ -77,9 +78,8 @@ void Engagement::OnReadDone(bool ok) {
   if (in_.body_case() != ClientMsg::kData) {
     // A second Try: the spec allows one call per stream.
     spdlog::warn("call {}: protocol error: unexpected message after the try", call_->id);
-    ctx_.loop->post([self = shared_from_this()] {
-      self->fail_and_drop(400, "protocol error: expected data");
-    });
+    ctx_.loop->post(
+        [self = shared_from_this()] { self->fail_and_drop(400, "protocol error: expected data"); });
     return;
   }
   forward_data(in_.mutable_data());
@@ -122,8 +122,8 @@ void Engagement::forward_data(DataFrame* frame) {
   if (eof_seen_.load()) return;
   if (frame->eof()) eof_seen_.store(true);
   received_bytes_ += frame->data().size();
-  const bool too_large = ctx_.config.max_request_bytes != 0 &&
-                         received_bytes_ > ctx_.config.max_request_bytes;
+  const bool too_large =
+      ctx_.config.max_request_bytes != 0 && received_bytes_ > ctx_.config.max_request_bytes;
   // Moving the bytes out leaves `in_` free for the next read without a copy.
   ctx_.loop->post([self = shared_from_this(), data = std::move(*frame->mutable_data()),
                    eof = frame->eof(), too_large] {
@@ -253,7 +253,8 @@ void Engagement::loop_place() {
     w->slot_key = slot_key_;
     w->idle_timeout_s = call_->idle_timeout_s;
     char key_hash[20];
-    std::snprintf(key_hash, sizeof key_hash, "%08zx", std::hash<std::string>{}(slot_key_) & 0xFFFFFFFFU);
+    std::snprintf(key_hash, sizeof key_hash, "%08zx",
+                  std::hash<std::string>{}(slot_key_)&0xFFFFFFFFU);
     w->label = call_->image + " #" + key_hash;
   } else if (w->reservation) {
     ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kRunning);
@@ -268,7 +269,7 @@ void Engagement::loop_place() {
   ctx_.with_worker.insert(this);
   if (worker_->reservation) {
     ctx_.ledger->label(*worker_->reservation, call_->id, worker_->label,
-                          static_cast<uint32_t>(worker_->calls));
+                       static_cast<uint32_t>(worker_->calls));
   }
 
   RunnerMsg ack;
@@ -278,8 +279,8 @@ void Engagement::loop_place() {
   a->set_slot_allocation_latency(go_duration(ns_between(received_at_, reserved_at_)));
   send(std::move(ack));
 
-  const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, ctx_.cgroups,
-                                             worker_->sandbox_id, created_wall_, client_deadline_);
+  const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, ctx_.cgroups, worker_->sandbox_id,
+                                             created_wall_, client_deadline_);
   worker_->link().send(FrameType::kCallSpec, spec.SerializeAsString());
   spdlog::debug("call {}: placed on worker {} ({})", call_->id, worker_->pid(),
                 hot ? "hot container" : "new container");
@@ -335,9 +336,12 @@ void Engagement::loop_client_gone() {
 void Engagement::on_worker_frame(FrameType type, std::span<const char> payload) {
   if (completed_) return;
   switch (type) {
-    case FrameType::kResultStart: return on_result_start(payload);
-    case FrameType::kResponseData: return on_response_data(payload);
-    case FrameType::kFinished: return on_finished(payload);
+    case FrameType::kResultStart:
+      return on_result_start(payload);
+    case FrameType::kResponseData:
+      return on_response_data(payload);
+    case FrameType::kFinished:
+      return on_finished(payload);
     default:
       spdlog::error("call {}: worker protocol error: unexpected {} frame", call_->id,
                     frame_type_name(type));
@@ -461,9 +465,7 @@ void Engagement::complete(bool success, int code, const std::string& message, bo
   log_end();
 }
 
-void Engagement::abort_call(int code, const std::string& message) {
-  fail_and_drop(code, message);
-}
+void Engagement::abort_call(int code, const std::string& message) { fail_and_drop(code, message); }
 
 void Engagement::log_end() const {
   const auto now = Clock::now();

@@ -1,9 +1,9 @@
 // fn-runner: the supervisor. Owns the gRPC listener, the capacity ledger
 // and the workers; never runs function code itself.
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <climits>
@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
     } else {
       spdlog::warn("sandbox disabled: functions run as plain child processes, NOT isolated");
     }
-    ctx.instance_id = fmt::format("{:x}", std::chrono::system_clock::now().time_since_epoch().count() ^ getpid());
+    ctx.instance_id =
+        fmt::format("{:x}", std::chrono::system_clock::now().time_since_epoch().count() ^ getpid());
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();
@@ -134,8 +135,8 @@ int main(int argc, char** argv) {
     fnr::RunnerService service(ctx);
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort(ctx.config.grpc_address,
-                             fnr::make_server_credentials(ctx.config.tls), &port);
+    builder.AddListeningPort(ctx.config.grpc_address, fnr::make_server_credentials(ctx.config.tls),
+                             &port);
     builder.RegisterService(&service);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {

@@ -30,9 +30,9 @@ struct RunnerContext {
   Ledger* ledger = nullptr;
   EventLoop* loop = nullptr;
   RunnerCounters counters;
-  CgroupLayout cgroups;      // where containers' cgroups go (sandbox on)
-  int seccomp_fd = -1;       // the compiled filter, inherited by workers
-  std::string instance_id;   // makes sandbox ids unique across restarts
+  CgroupLayout cgroups;     // where containers' cgroups go (sandbox on)
+  int seccomp_fd = -1;      // the compiled filter, inherited by workers
+  std::string instance_id;  // makes sandbox ids unique across restarts
   std::atomic<uint64_t> next_sandbox{0};
   WorkerPool* pool = nullptr;  // loop thread only
   std::atomic<bool> draining{false};

@@ -11,4 +11,4 @@
 namespace fnr {
 // Throws std::runtime_error naming the file that could not be read.
 std::shared_ptr<grpc::ServerCredentials> make_server_credentials(const TlsConfig& tls);
-}
+}  // namespace fnr

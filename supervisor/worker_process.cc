@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include "shared/pidfd.h"
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "shared/pidfd.h"
 #include "shared/uv_handles.h"
 
 namespace fnr {
@@ -71,14 +71,14 @@ SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& lo
   std::string parent = "FNR_PARENT_PID=" + std::to_string(getpid());
   std::string level = "FN_LOG_LEVEL=" + log_level;
   std::string seccomp = "FNR_SECCOMP_FD=4";
-  std::vector<char*> envp = {parent.data(), level.data(), seccomp_fd >= 0 ? seccomp.data() : nullptr,
-                             nullptr};
+  std::vector<char*> envp = {parent.data(), level.data(),
+                             seccomp_fd >= 0 ? seccomp.data() : nullptr, nullptr};
   std::string arg0 = worker_path;
   std::vector<char*> argv = {arg0.data(), nullptr};
 
   pid_t pid = -1;
-  if (int rc = posix_spawn(&pid, worker_path.c_str(), &s.actions, &s.attr, argv.data(),
-                           envp.data());
+  if (int rc =
+          posix_spawn(&pid, worker_path.c_str(), &s.actions, &s.attr, argv.data(), envp.data());
       rc != 0) {
     throw sys_error("posix_spawn " + worker_path, rc);
   }
