@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libuv1-dev libboost-dev libspdlog-dev nlohmann-json3-dev
   libseccomp-dev libcap-dev busybox-static libarchive-dev libssl-dev
-  libgtest-dev libgmock-dev openssl procps crun runc
+  libgtest-dev libgmock-dev openssl procps crun runc libhttp-parser-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -27,7 +27,8 @@ std::unique_ptr<Container> Container::start(uv_loop_t* loop, const wire::CallSpe
                                             const std::vector<sock_filter>& seccomp,
                                             const EnvBuilder& env,
                                             std::function<void(ExitStatus)> on_exit,
-                                            ContainerError* error) {
+                                            ContainerError* error,
+                                            const std::vector<BindMount>& binds) {
   std::string why;
   const ImageStore store(spec.images_dir());
   const auto image = store.resolve(spec.image(), &why);
@@ -68,6 +69,7 @@ std::unique_ptr<Container> Container::start(uv_loop_t* loop, const wire::CallSpe
     s.tmpfs_mib = spec.tmpfs_mib() != 0 ? spec.tmpfs_mib() : sb.tmpfs_mib();
     s.nofile = sb.nofile();
     s.seccomp = &seccomp;
+    s.binds = binds;
     std::vector<UniqueFd> procs;
     if (c->cgroup_) procs = c->cgroup_->open_procs();
     for (const auto& fd : procs) s.cgroup_procs_fds.push_back(fd.get());

@@ -26,12 +26,14 @@ class Container {
  public:
   using EnvBuilder = std::function<std::vector<std::string>(const std::vector<std::string>&)>;
 
-  // nullptr with `error` set when the container could not start.
+  // nullptr with `error` set when the container could not start. `binds`
+  // are host directories to show under /tmp inside (the sandbox only).
   static std::unique_ptr<Container> start(uv_loop_t* loop, const wire::CallSpec& spec,
                                           const std::vector<sock_filter>& seccomp,
                                           const EnvBuilder& env,
                                           std::function<void(ExitStatus)> on_exit,
-                                          ContainerError* error);
+                                          ContainerError* error,
+                                          const std::vector<BindMount>& binds = {});
   ~Container();
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
