@@ -3,6 +3,8 @@
 # the same run (these machines are noisy: read the ratios):
 #   - a tiny echo call through the runner at c=1 (latency) and c=16
 #     (calls/s), beside a raw gRPC bidi ping-pong;
+#   - a hot http-stream call (native echo function) at c=1 and c=16, beside
+#     the same ping-pong;
 #   - a cold call (Try to first byte, fresh container) beside runc/crun run
 #     of /bin/true from the same root filesystem and a bare posix_spawn.
 # Usage: scripts/bench.sh [N]   (N calls per measurement, default 2000)
@@ -21,6 +23,9 @@ trap cleanup EXIT
 
 scripts/make-sample-image.sh "$work/echo-oci" build/fn-test-func >/dev/null
 build/fn-runnerctl image import "$work/echo-oci" --name bench/echo:1 --images-dir "$work/images" >/dev/null
+# A native http-stream echo function: a hot container serves call after call.
+scripts/make-sample-image.sh "$work/hs-oci" build/fn-test-hsfunc >/dev/null
+build/fn-runnerctl image import "$work/hs-oci" --name bench/hs-echo:1 --images-dir "$work/images" >/dev/null
 port=$((20000 + RANDOM % 20000))
 build/fn-runner --grpc-address=127.0.0.1:$port --images-dir="$work/images" \
   --ledger-name="fnr-bench-$$" --log-level=warn 2>"$work/runner.log" &
@@ -35,5 +40,10 @@ echo "== c=1: a tiny echo call (cold container each time: default format) vs raw
 build/fn-runner-bench both "${common[@]}" --c 1 --n "$n" --warmup 20
 echo "== c=16"
 build/fn-runner-bench both "${common[@]}" --c 16 --n "$n" --warmup 32
+hot=(--addr 127.0.0.1:$port --image bench/hs-echo:1 --format http-stream --size 5 --memory 64)
+echo "== hot http-stream echo (one container per concurrent stream), c=1, vs raw gRPC ping-pong"
+build/fn-runner-bench both "${hot[@]}" --c 1 --n "$n" --warmup 50
+echo "== hot http-stream echo, c=16"
+build/fn-runner-bench both "${hot[@]}" --c 16 --n $((n * 5)) --warmup 200
 echo "== cold start vs runc/crun/posix_spawn"
 build/fn-runner-bench coldstart --n 200
