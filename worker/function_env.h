@@ -17,4 +17,10 @@ std::string rfc3339_utc_ms(int64_t unix_ms);
 std::vector<std::string> stdio_format_env(const wire::CallSpec& spec,
                                           const std::vector<std::string>& image_env);
 
+// For http-stream: the image's Env, the call's config, FN_FORMAT and
+// FN_LISTENER=unix:<listener> (the socket path inside the container).
+std::vector<std::string> http_stream_env(const wire::CallSpec& spec,
+                                         const std::vector<std::string>& image_env,
+                                         const std::string& listener);
+
 }  // namespace fnr

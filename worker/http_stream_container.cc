@@ -8,6 +8,7 @@
 #include <map>
 
 #include "shared/uv_handles.h"
+#include "worker/function_env.h"
 #include "worker/http_stream_call.h"
 
 namespace fnr {
@@ -22,35 +23,6 @@ int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// function-contract.md, http-stream: the image's Env underneath, every
-// config key verbatim, Fn's variables where known (the config may already
-// hold them: 2018 LBs put FN_MEMORY and friends there). FN_FORMAT and
-// FN_LISTENER are ours whatever the config says: they are the contract.
-// (FN_FN_NAME is not in the CallSpec, so it is never "known" here.)
-std::vector<std::string> http_stream_env(const wire::CallSpec& spec,
-                                         const std::vector<std::string>& image_env,
-                                         const std::string& listener) {
-  std::map<std::string, std::string> env;
-  for (const auto& e : image_env) {
-    const size_t eq = e.find('=');
-    if (eq != std::string::npos) env.insert_or_assign(e.substr(0, eq), e.substr(eq + 1));
-  }
-  for (const auto& [k, v] : spec.config()) env.insert_or_assign(k, v);
-  env.insert_or_assign("FN_FORMAT", "http-stream");
-  env.insert_or_assign("FN_LISTENER", "unix:" + listener);
-  env.emplace("FN_MEMORY", std::to_string(spec.memory_mib()));
-  env.emplace("FN_TYPE", spec.type().empty() ? "sync" : spec.type());
-  if (!spec.app_id().empty()) env.emplace("FN_APP_ID", spec.app_id());
-  if (!spec.fn_id().empty()) env.emplace("FN_FN_ID", spec.fn_id());
-  if (!spec.app_name().empty()) env.emplace("FN_APP_NAME", spec.app_name());
-  env.emplace("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  env.emplace("HOME", "/tmp");
-  std::vector<std::string> out;
-  out.reserve(env.size());
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
-  return out;
 }
 
 uv_timer_t* make_timer(uv_loop_t* loop, void* data) {
