@@ -10,6 +10,7 @@ PACKAGES=(
   libuv1-dev libboost-dev libspdlog-dev nlohmann-json3-dev
   libseccomp-dev libcap-dev busybox-static libarchive-dev libssl-dev
   libgtest-dev libgmock-dev openssl procps crun runc libhttp-parser-dev
+  clang-14 libclang-rt-14-dev  # scripts/fuzz.sh (libFuzzer); the main build stays g++
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
