@@ -126,7 +126,7 @@ std::string join(const std::string& mount, const std::string& root, const std::s
   return mount + rel;
 }
 
-CgroupLayout prepare_v1() {
+CgroupLayout prepare_v1(const std::string& instance) {
   CgroupLayout layout;
   layout.version = 1;
   for (const char* ctrl : {"memory", "pids", "cpu"}) {
@@ -135,14 +135,15 @@ CgroupLayout prepare_v1() {
       throw std::runtime_error(std::string("cgroup v1: no hierarchy with the ") + ctrl +
                                " controller is mounted");
     }
-    const std::string base = join(mount, root, own_cgroup_path(ctrl)) + "/" + kBaseName;
-    make_dir(base);
-    layout.bases.push_back(base);
+    const std::string parent = join(mount, root, own_cgroup_path(ctrl)) + "/" + kBaseName;
+    make_dir(parent);
+    make_dir(parent + "/" + instance);
+    layout.bases.push_back(parent + "/" + instance);
   }
   return layout;
 }
 
-CgroupLayout prepare_v2() {
+CgroupLayout prepare_v2(const std::string& instance) {
   CgroupLayout layout;
   layout.version = 2;
   const std::string own = "/sys/fs/cgroup" + own_cgroup_path("");
@@ -161,10 +162,13 @@ CgroupLayout prepare_v2() {
         "cgroup v2: " + err +
         " (other processes in our cgroup? run under systemd with Delegate=yes)");
   }
-  const std::string base = own + "/" + kBaseName;
-  make_dir(base);
-  if (!cgroup_io::write_file(base + "/cgroup.subtree_control", ctrls, &err)) {
-    throw std::runtime_error("cgroup v2: " + err);
+  const std::string parent = own + "/" + kBaseName;
+  const std::string base = parent + "/" + instance;
+  for (const std::string& dir : {parent, base}) {
+    make_dir(dir);
+    if (!cgroup_io::write_file(dir + "/cgroup.subtree_control", ctrls, &err)) {
+      throw std::runtime_error("cgroup v2: " + err);
+    }
   }
   layout.bases.push_back(base);
   return layout;
@@ -177,7 +181,9 @@ bool is_cgroup2_root() {
 
 }  // namespace
 
-CgroupLayout CgroupLayout::prepare() { return is_cgroup2_root() ? prepare_v2() : prepare_v1(); }
+CgroupLayout CgroupLayout::prepare(const std::string& instance) {
+  return is_cgroup2_root() ? prepare_v2(instance) : prepare_v1(instance);
+}
 
 std::unique_ptr<Cgroup> Cgroup::create(const CgroupLayout& layout, const std::string& name,
                                        const CgroupLimits& limits) {

@@ -27,9 +27,11 @@ struct CgroupLayout {
   int version = 0;                 // 1 or 2; 0 = no usable cgroups
   std::vector<std::string> bases;  // v1: memory, pids, cpu bases; v2: one
 
-  // Finds the runner's own cgroup(s) and creates the fn-runner base under
-  // it. Throws std::runtime_error with the path that failed.
-  static CgroupLayout prepare();
+  // Finds the runner's own cgroup(s) and creates <own>/fn-runner/<instance>
+  // under it: one subtree per runner instance (its ledger name), so that a
+  // restarted runner can clean up exactly what its predecessor left. Throws
+  // std::runtime_error with the path that failed.
+  static CgroupLayout prepare(const std::string& instance);
 };
 
 class Cgroup {

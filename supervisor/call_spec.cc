@@ -3,7 +3,7 @@
 namespace fnr {
 
 wire::CallSpec make_call_spec(const Call& call, const Config& config, const CgroupLayout& cgroups,
-                              const std::string& sandbox_id,
+                              const std::string& sandbox_id, const std::string& runtime_dir,
                               std::chrono::system_clock::time_point received,
                               std::chrono::system_clock::time_point client_deadline) {
   wire::CallSpec s;
@@ -53,7 +53,7 @@ wire::CallSpec make_call_spec(const Call& call, const Config& config, const Cgro
   sb->set_pids_max(config.sandbox.pids_max);
   sb->set_nofile(config.sandbox.nofile);
   sb->set_tmpfs_mib(config.sandbox.tmpfs_mib);
-  sb->set_runtime_dir(config.sandbox.runtime_dir);
+  sb->set_runtime_dir(runtime_dir);
   sb->set_cgroup_version(static_cast<uint32_t>(cgroups.version));
   for (const auto& b : cgroups.bases) sb->add_cgroup_bases(b);
   return s;

@@ -280,7 +280,7 @@ void Engagement::loop_place() {
   send(std::move(ack));
 
   const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, ctx_.cgroups, worker_->sandbox_id,
-                                             created_wall_, client_deadline_);
+                                             ctx_.runtime_dir, created_wall_, client_deadline_);
   worker_->link().send(FrameType::kCallSpec, spec.SerializeAsString());
   spdlog::debug("call {}: placed on worker {} ({})", call_->id, worker_->pid(),
                 hot ? "hot container" : "new container");

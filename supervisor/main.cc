@@ -19,6 +19,7 @@
 #include "shared/seccomp_policy.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
 #include "supervisor/server_credentials.h"
@@ -107,9 +108,17 @@ int main(int argc, char** argv) {
   ctx.config.images_dir = std::filesystem::absolute(ctx.config.images_dir).string();
 
   try {
+    std::string lock_error;
+    const fnr::UniqueFd instance_lock =
+        fnr::lock_instance(ctx.config.sandbox.runtime_dir, ctx.config.ledger_name, &lock_error);
+    if (!instance_lock) {
+      spdlog::critical("{}", lock_error);
+      return 2;
+    }
+    ctx.runtime_dir = ctx.config.sandbox.runtime_dir + "/" + ctx.config.ledger_name;
     fnr::UniqueFd seccomp_fd;
     if (ctx.config.sandbox.enabled) {
-      ctx.cgroups = fnr::CgroupLayout::prepare();
+      ctx.cgroups = fnr::CgroupLayout::prepare(ctx.config.ledger_name);
       // Above the fds workers receive it on (3, 4), see spawn_worker().
       fnr::UniqueFd memfd = fnr::seccomp_policy_memfd(fnr::compile_seccomp_policy());
       seccomp_fd.reset(fcntl(memfd.get(), F_DUPFD_CLOEXEC, 5));
@@ -122,6 +131,7 @@ int main(int argc, char** argv) {
     }
     ctx.instance_id =
         fmt::format("{:x}", std::chrono::system_clock::now().time_since_epoch().count() ^ getpid());
+    fnr::clean_previous_run(ctx.config.ledger_name, ctx.cgroups, ctx.runtime_dir);
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();

@@ -33,6 +33,7 @@ struct RunnerContext {
   CgroupLayout cgroups;     // where containers' cgroups go (sandbox on)
   int seccomp_fd = -1;      // the compiled filter, inherited by workers
   std::string instance_id;  // makes sandbox ids unique across restarts
+  std::string runtime_dir;  // <sandbox.runtime_dir>/<ledger name>: containers\' scratch
   std::atomic<uint64_t> next_sandbox{0};
   WorkerPool* pool = nullptr;  // loop thread only
   std::atomic<bool> draining{false};

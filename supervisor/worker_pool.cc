@@ -150,7 +150,7 @@ void WorkerPool::on_lost(WorkerHandle* w) {
     // A worker that died abruptly could not clean up after its container.
     if (ctx_.cgroups.version != 0) Cgroup::remove_stale(ctx_.cgroups, w->sandbox_id);
     std::error_code ec;
-    std::filesystem::remove_all(ctx_.config.sandbox.runtime_dir + "/" + w->sandbox_id, ec);
+    std::filesystem::remove_all(ctx_.runtime_dir + "/" + w->sandbox_id, ec);
   }
   // Freed from a fresh loop turn: we are inside one of its callbacks.
   ctx_.loop->post([this, w] {

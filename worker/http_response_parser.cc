@@ -179,12 +179,14 @@ int HttpResponseParser::on_header_value(http_parser* p, const char* at, size_t n
 int HttpResponseParser::on_headers_complete(http_parser* p) {
   auto* self = static_cast<HttpResponseParser*>(p->data);
   if (self->have_pending_) self->commit_header();
-  // 100 Continue and friends come before the real answer; the library
-  // gives them no body, and the next message is parsed on the same call.
+  // 100 Continue and friends come before the real answer and never have a
+  // body (RFC 9110 15.2), whatever Content-Length they claim: returning 1
+  // tells http_parser to skip it, so no byte of theirs reaches the handler
+  // before the real response head. (Found by tests/fuzz/http_response.)
   const int status = static_cast<int>(p->status_code);
   if (status >= 100 && status < 200 && status != 101) {
     self->interim_ = true;
-    return 0;
+    return 1;
   }
   self->drop_connection_listed_headers();
   // Slots a bigger earlier response left behind must not be shown.

@@ -82,11 +82,16 @@ class HttpStreamTest : public RunnerTest {
     return runner_->lb()->engage(call.json(), body);
   }
 
+  // The runner keeps its containers' scratch in <runtime_dir>/<ledger name>.
+  [[nodiscard]] std::string instance_dir() const {
+    return runtime_dir_ + "/" + runner_->ledger_name();
+  }
+
   // Socket directories (one per live container) under our runtime_dir.
   [[nodiscard]] size_t container_dirs() const {
     std::error_code ec;
     size_t n = 0;
-    for (auto it = fs::directory_iterator(runtime_dir_, ec); !ec && it != fs::directory_iterator();
+    for (auto it = fs::directory_iterator(instance_dir(), ec); !ec && it != fs::directory_iterator();
          it.increment(ec)) {
       ++n;
     }
@@ -100,7 +105,7 @@ class HttpStreamTest : public RunnerTest {
       return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure()
-           << container_dirs() << " container dirs remain in " << runtime_dir_;
+           << container_dirs() << " container dirs remain in " << instance_dir();
   }
 
   // "kept": the container (and so its directory) outlives the call.
@@ -352,7 +357,7 @@ TEST_F(HttpStreamTest, TheSocketDirectoryIsPrivateAndGoesWithTheContainer) {
   auto out = runner_->lb()->engage(j.dump(), "x");
   ASSERT_TRUE(finished_ok(out, call.id));
   ASSERT_TRUE(container_kept());
-  const fs::path dir = fs::directory_iterator(runtime_dir_)->path() / "iofs";
+  const fs::path dir = fs::directory_iterator(instance_dir())->path() / "iofs";
   struct stat st {};
   ASSERT_EQ(lstat(dir.c_str(), &st), 0) << dir;
   EXPECT_EQ(st.st_mode & 07777, 0700U);
@@ -377,7 +382,7 @@ TEST_F(HttpStreamTest, TheSocketDirectoryCannotFillTheHost) {
   std::istringstream(out.body.substr(std::string("FILLED ").size())) >> filled;
   EXPECT_NE(out.body.find("No space left on device"), std::string::npos) << out.body;
   EXPECT_LE(filled, 64U * 1024) << out.body;
-  const fs::path dir = fs::directory_iterator(runtime_dir_)->path() / "iofs";
+  const fs::path dir = fs::directory_iterator(instance_dir())->path() / "iofs";
   EXPECT_TRUE(fs::is_empty(dir)) << "the function wrote to the host through " << dir;
 }
 

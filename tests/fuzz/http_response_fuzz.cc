@@ -44,15 +44,6 @@ class Checker : public fnr::HttpResponseParser::Handler {
   }
 
   bool on_response_body(std::string_view bytes) override {
-#ifndef FNR_FUZZ_STRICT_1XX
-    // KNOWN BUG, found by this target: a 1xx interim response with a
-    // Content-Length (e.g. "HTTP/1.1 103 x\r\nContent-Length: 2\r\n\r\nok")
-    // has its "body" passed to on_response_body() before any head, because
-    // HttpResponseParser::on_headers_complete() does not tell http_parser to
-    // skip a 1xx body (return 1 there). Tolerated here until that is fixed so
-    // CI stays green; build with -DFNR_FUZZ_STRICT_1XX to see it crash.
-    if (!head_) return true;
-#endif
     check(head_ && !complete_);
     check(!bytes.empty());
     body_bytes_ += bytes.size();

@@ -1,0 +1,64 @@
+#include "supervisor/recovery.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "shared/ledger.h"
+
+namespace fnr {
+namespace fs = std::filesystem;
+
+UniqueFd lock_instance(const std::string& runtime_root, const std::string& name,
+                       std::string* error) {
+  std::error_code ec;
+  fs::create_directories(runtime_root, ec);
+  const std::string path = runtime_root + "/" + name + ".lock";
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return {};
+  }
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    *error = "another fn-runner already runs as '" + name + "' (" + path + " is locked)";
+    return {};
+  }
+  return fd;
+}
+
+void clean_previous_run(const std::string& ledger_name, const CgroupLayout& cgroups,
+                        const std::string& runtime_dir) {
+  std::string why;
+  if (auto stale = Ledger::open(ledger_name, &why)) {
+    const LedgerSnapshot snap = stale->snapshot();
+    spdlog::warn("recovery: stale ledger '{}' from a previous run ({} reservations, {} MiB): "
+                 "rebuilding it empty",
+                 ledger_name, snap.entries.size(), snap.reserved_mib);
+  }
+  std::set<std::string> containers;
+  std::error_code ec;
+  for (const auto& base : cgroups.bases) {
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+      if (entry.is_directory(ec)) containers.insert(entry.path().filename().string());
+    }
+  }
+  for (const auto& name : containers) Cgroup::remove_stale(cgroups, name);
+  size_t dirs = 0;
+  for (const auto& entry : fs::directory_iterator(runtime_dir, ec)) {
+    fs::remove_all(entry.path(), ec);
+    ++dirs;
+  }
+  if (!containers.empty() || dirs != 0) {
+    spdlog::warn("recovery: removed {} container cgroups and {} scratch directories left by a "
+                 "previous run",
+                 containers.size(), dirs);
+  }
+}
+
+}  // namespace fnr
