@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
+#include "bench/call_json.h"
 
 namespace fnr::bench {
 namespace {
@@ -21,27 +21,7 @@ ColdCaller::ColdCaller(client::LbClient& lb, const Options& options, std::string
       id_prefix_("coldstart-" + std::to_string(getpid()) + "-") {}
 
 std::string ColdCaller::call_json(uint64_t seq) const {
-  const Options& o = options_;
-  nlohmann::ordered_json call;
-  call["id"] = id_prefix_ + std::to_string(seq);
-  call["app_id"] = "fn-runner-bench";
-  call["path"] = "/coldstart";
-  call["image"] = image_;
-  call["type"] = "sync";
-  call["format"] = o.format;
-  call["url"] = "http://fn-runner-bench/r/fn-runner-bench/coldstart";
-  call["method"] = "POST";
-  call["timeout"] = o.timeout_s;
-  call["idle_timeout"] = 30;
-  call["memory"] = o.memory_mib;
-  call["config"] = {{"FN_APP_NAME", "fn-runner-bench"},
-                    {"FN_FORMAT", o.format},
-                    {"FN_MEMORY", std::to_string(o.memory_mib)},
-                    {"FN_PATH", "/coldstart"},
-                    {"FN_TYPE", "sync"}};
-  call["headers"] = {{"Content-Length", {std::to_string(o.size)}},
-                     {"Content-Type", {"application/octet-stream"}}};
-  return call.dump();
+  return bench_call_json(options_, id_prefix_ + std::to_string(seq), image_, "coldstart");
 }
 
 ColdCallTimes ColdCaller::call(uint64_t seq) {

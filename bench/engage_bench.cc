@@ -1,8 +1,9 @@
 #include "bench/engage_bench.h"
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <random>
+
+#include "bench/call_json.h"
 
 namespace fnr::bench {
 namespace {
@@ -17,26 +18,7 @@ struct CallTemplate {
 };
 
 CallTemplate make_template(const Options& o) {
-  nlohmann::ordered_json call;
-  call["id"] = kIdMarker;
-  call["app_id"] = "fn-runner-bench";
-  call["path"] = "/bench";
-  call["image"] = o.image;
-  call["type"] = "sync";
-  call["format"] = o.format;
-  call["url"] = "http://fn-runner-bench/r/fn-runner-bench/bench";
-  call["method"] = "POST";
-  call["timeout"] = o.timeout_s;
-  call["idle_timeout"] = 30;
-  call["memory"] = o.memory_mib;
-  call["config"] = {{"FN_APP_NAME", "fn-runner-bench"},
-                    {"FN_FORMAT", o.format},
-                    {"FN_MEMORY", std::to_string(o.memory_mib)},
-                    {"FN_PATH", "/bench"},
-                    {"FN_TYPE", "sync"}};
-  call["headers"] = {{"Content-Length", {std::to_string(o.size)}},
-                     {"Content-Type", {"application/octet-stream"}}};
-  const std::string json = call.dump();
+  const std::string json = bench_call_json(o, kIdMarker, o.image, "bench");
   const size_t at = json.find(kIdMarker);
   return {json.substr(0, at), json.substr(at + kIdMarker.size())};
 }

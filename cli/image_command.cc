@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "shared/config.h"
 #include "shared/image_store.h"
 
@@ -113,35 +114,26 @@ int image_command(int argc, char** argv) {
   std::string name;
   std::string dir_flag;
   std::string config_file;
-  static const option kOptions[] = {
+  static const std::vector<option> kOptions = long_options({
       {"name", required_argument, nullptr, 0},
       {"images-dir", required_argument, nullptr, 0},
       {"config", required_argument, nullptr, 0},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
-  };
+  });
   // The sub-subcommand is getopt's argv[0].
   const int sub_argc = argc - 1;
   char** sub_argv = argv + 1;
-  optind = 1;
-  for (;;) {
-    int index = -1;
-    const int c = getopt_long(sub_argc, sub_argv, "h", kOptions, &index);
-    if (c == -1) break;
-    if (c == 'h') {
-      std::fputs(kHelp.data(), stdout);
-      return kExitOk;
-    }
-    if (c != 0) return kExitUsage;  // getopt has said what was wrong
-    const std::string_view flag = kOptions[index].name;
-    if (flag == "name") {
-      name = optarg;
-    } else if (flag == "images-dir") {
-      dir_flag = optarg;
-    } else {
-      config_file = optarg;
-    }
-  }
+  const auto parsed = parse_long_options(sub_argc, sub_argv, kOptions, kHelp, {},
+                                         [&](std::string_view flag, const char* v) {
+                                           if (flag == "name") {
+                                             name = v;
+                                           } else if (flag == "images-dir") {
+                                             dir_flag = v;
+                                           } else {
+                                             config_file = v;
+                                           }
+                                           return true;
+                                         });
+  if (parsed) return *parsed;
   const std::vector<std::string> positional(sub_argv + optind, sub_argv + sub_argc);
   const size_t want = sub == "ls" ? 0 : 1;
   if (positional.size() != want) {

@@ -76,89 +76,76 @@ bool split_pair(std::string_view flag, std::string_view text, char sep,
 
 // Parses argv into `f`; an exit code when there is nothing more to do.
 std::optional<int> parse_flags(int argc, char** argv, InvokeFlags* f) {
-  static const option kOptions[] = {
-      {"addr", required_argument, nullptr, 0},
-      {"image", required_argument, nullptr, 0},
-      {"memory", required_argument, nullptr, 0},
-      {"timeout", required_argument, nullptr, 0},
-      {"idle-timeout", required_argument, nullptr, 0},
-      {"format", required_argument, nullptr, 0},
-      {"config", required_argument, nullptr, 0},
-      {"header", required_argument, nullptr, 0},
-      {"id", required_argument, nullptr, 0},
-      {"app", required_argument, nullptr, 0},
-      {"path", required_argument, nullptr, 0},
-      {"method", required_argument, nullptr, 0},
-      {"url", required_argument, nullptr, 0},
-      {"lb", required_argument, nullptr, 0},
-      {"april-stale-frames", no_argument, nullptr, 0},
-      {"chunk", required_argument, nullptr, 0},
-      {"data", required_argument, nullptr, 0},
-      {"call-json", required_argument, nullptr, 0},
-      {"ca", required_argument, nullptr, 0},
-      {"cert", required_argument, nullptr, 0},
-      {"key", required_argument, nullptr, 0},
-      {"server-name", required_argument, nullptr, 0},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
-  };
-  optind = 1;
-  for (;;) {
-    int index = -1;
-    const int c = getopt_long(argc, argv, "h", kOptions, &index);
-    if (c == -1) break;
-    if (c == 'h') {
-      std::printf("%s%s", kHelp.data(), kTlsHelp.data());
-      return kExitOk;
-    }
-    if (c != 0) return kExitUsage;
-    const std::string_view name = kOptions[index].name;
-    const char* v = optarg;
-    bool ok = true;
-    if (name == "addr") {
-      f->addr = v;
-    } else if (name == "image") {
-      f->spec.image = v;
-    } else if (name == "memory") {
-      ok = parse_number(name, v, &f->spec.memory_mib);
-    } else if (name == "timeout") {
-      ok = parse_number(name, v, &f->spec.timeout_s);
-    } else if (name == "idle-timeout") {
-      ok = parse_number(name, v, &f->spec.idle_timeout_s);
-    } else if (name == "format") {
-      f->spec.format = v;
-    } else if (name == "config") {
-      ok = split_pair(name, v, '=', &f->spec.config);
-    } else if (name == "header") {
-      ok = split_pair(name, v, ':', &f->spec.headers);
-    } else if (name == "id") {
-      f->spec.id = v;
-    } else if (name == "app") {
-      f->spec.app = v;
-    } else if (name == "path") {
-      f->spec.path = v;
-    } else if (name == "method") {
-      f->spec.method = v;
-    } else if (name == "url") {
-      f->spec.url = v;
-    } else if (name == "lb") {
-      const auto mode = client::parse_lb_mode(v);
-      if (!mode) std::fprintf(stderr, "fn-runnerctl: --lb wants april or may, got '%s'\n", v);
-      ok = mode.has_value();
-      if (mode) f->mode = *mode;
-    } else if (name == "april-stale-frames") {
-      f->stale_frames = true;
-    } else if (name == "chunk") {
-      ok = parse_number(name, v, &f->chunk) && f->chunk > 0;
-    } else if (name == "data") {
-      f->data = v;
-    } else if (name == "call-json") {
-      f->call_json_file = v;
-    } else {
-      f->tls.take(name, v);
-    }
-    if (!ok) return kExitUsage;
-  }
+  static const std::vector<option> kOptions = long_options(
+      {
+          {"addr", required_argument, nullptr, 0},
+          {"image", required_argument, nullptr, 0},
+          {"memory", required_argument, nullptr, 0},
+          {"timeout", required_argument, nullptr, 0},
+          {"idle-timeout", required_argument, nullptr, 0},
+          {"format", required_argument, nullptr, 0},
+          {"config", required_argument, nullptr, 0},
+          {"header", required_argument, nullptr, 0},
+          {"id", required_argument, nullptr, 0},
+          {"app", required_argument, nullptr, 0},
+          {"path", required_argument, nullptr, 0},
+          {"method", required_argument, nullptr, 0},
+          {"url", required_argument, nullptr, 0},
+          {"lb", required_argument, nullptr, 0},
+          {"april-stale-frames", no_argument, nullptr, 0},
+          {"chunk", required_argument, nullptr, 0},
+          {"data", required_argument, nullptr, 0},
+          {"call-json", required_argument, nullptr, 0},
+      },
+      kTlsOptions);
+  const auto parsed = parse_long_options(
+      argc, argv, kOptions, kHelp, kTlsHelp, [f](std::string_view name, const char* v) {
+        bool ok = true;
+        if (name == "addr") {
+          f->addr = v;
+        } else if (name == "image") {
+          f->spec.image = v;
+        } else if (name == "memory") {
+          ok = parse_number(name, v, &f->spec.memory_mib);
+        } else if (name == "timeout") {
+          ok = parse_number(name, v, &f->spec.timeout_s);
+        } else if (name == "idle-timeout") {
+          ok = parse_number(name, v, &f->spec.idle_timeout_s);
+        } else if (name == "format") {
+          f->spec.format = v;
+        } else if (name == "config") {
+          ok = split_pair(name, v, '=', &f->spec.config);
+        } else if (name == "header") {
+          ok = split_pair(name, v, ':', &f->spec.headers);
+        } else if (name == "id") {
+          f->spec.id = v;
+        } else if (name == "app") {
+          f->spec.app = v;
+        } else if (name == "path") {
+          f->spec.path = v;
+        } else if (name == "method") {
+          f->spec.method = v;
+        } else if (name == "url") {
+          f->spec.url = v;
+        } else if (name == "lb") {
+          const auto mode = client::parse_lb_mode(v);
+          if (!mode) std::fprintf(stderr, "fn-runnerctl: --lb wants april or may, got '%s'\n", v);
+          ok = mode.has_value();
+          if (mode) f->mode = *mode;
+        } else if (name == "april-stale-frames") {
+          f->stale_frames = true;
+        } else if (name == "chunk") {
+          ok = parse_number(name, v, &f->chunk) && f->chunk > 0;
+        } else if (name == "data") {
+          f->data = v;
+        } else if (name == "call-json") {
+          f->call_json_file = v;
+        } else {
+          f->tls.take(name, v);
+        }
+        return ok;
+      });
+  if (parsed) return parsed;
   if (optind < argc) {
     std::fprintf(stderr, "fn-runnerctl invoke: unexpected argument '%s'\n", argv[optind]);
     return kExitUsage;

@@ -98,38 +98,27 @@ int status_command(int argc, char** argv) {
   uint32_t timeout_s = 5;
   TlsFlags tls;
 
-  static const option kOptions[] = {
-      {"ledger", required_argument, nullptr, 0},
-      {"grpc", required_argument, nullptr, 0},
-      {"timeout", required_argument, nullptr, 0},
-      {"ca", required_argument, nullptr, 0},
-      {"cert", required_argument, nullptr, 0},
-      {"key", required_argument, nullptr, 0},
-      {"server-name", required_argument, nullptr, 0},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0},
-  };
-  optind = 1;
-  for (;;) {
-    int index = -1;
-    const int c = getopt_long(argc, argv, "h", kOptions, &index);
-    if (c == -1) break;
-    if (c == 'h') {
-      std::printf("%s%s", kHelp.data(), kTlsHelp.data());
-      return kExitOk;
-    }
-    if (c != 0) return kExitUsage;  // getopt has said what was wrong
-    const std::string_view name = kOptions[index].name;
-    if (name == "ledger") {
-      ledger_name = optarg;
-    } else if (name == "grpc") {
-      grpc_addr = optarg;
-    } else if (name == "timeout") {
-      if (!parse_number(name, optarg, &timeout_s)) return kExitUsage;
-    } else {
-      tls.take(name, optarg);
-    }
-  }
+  static const std::vector<option> kOptions = long_options(
+      {
+          {"ledger", required_argument, nullptr, 0},
+          {"grpc", required_argument, nullptr, 0},
+          {"timeout", required_argument, nullptr, 0},
+      },
+      kTlsOptions);
+  const auto parsed = parse_long_options(argc, argv, kOptions, kHelp, kTlsHelp,
+                                         [&](std::string_view name, const char* v) {
+                                           if (name == "ledger") {
+                                             ledger_name = v;
+                                           } else if (name == "grpc") {
+                                             grpc_addr = v;
+                                           } else if (name == "timeout") {
+                                             return parse_number(name, v, &timeout_s);
+                                           } else {
+                                             tls.take(name, v);
+                                           }
+                                           return true;
+                                         });
+  if (parsed) return *parsed;
   if (optind < argc) {
     std::fprintf(stderr, "fn-runnerctl status: unexpected argument '%s'\n", argv[optind]);
     return kExitUsage;

@@ -29,8 +29,7 @@ TEST_F(CleanupTest, ClientCancelKillsWorkerAndFunctionAndReleasesCapacity) {
   for (const LbMode mode : {LbMode::kApril, LbMode::kMay}) {
     SCOPED_TRACE(std::string(client::lb_mode_name(mode)));
     TestCall call;
-    call.mode("sleep");
-    call.config["TEST_SLEEP_MS"] = "60000";
+    call.sleep_ms(60000);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
     auto stream = stub->Engage(&ctx);

@@ -22,8 +22,7 @@ using DrainTest = RunnerTest;
 TEST_F(DrainTest, InFlightCallFinishesNewCallsAreRefusedExitIsClean) {
   auto lb = runner_->lb(LbMode::kApril);
   TestCall slow;
-  slow.mode("sleep");
-  slow.config["TEST_SLEEP_MS"] = "1500";
+  slow.sleep_ms(1500);
   BackgroundCall in_flight(*lb, slow.json(), "drain me");
   ASSERT_NE(runner_->wait_for_worker(slow.id, seconds(10)), 0) << "call never ran";
 

@@ -23,8 +23,7 @@ using FailureTest = RunnerTest;
 TEST_F(FailureTest, TimeoutIs504) {
   auto lb = runner_->lb(LbMode::kMay);
   TestCall call;
-  call.mode("sleep");
-  call.config["TEST_SLEEP_MS"] = "60000";
+  call.sleep_ms(60000);
   call.timeout_s = 1;
   client::CallOptions o;
   // Longer than the call's timeout, so it is the runner's answer we see.
@@ -71,8 +70,7 @@ TEST_F(FailureTest, UnknownImageIs502NamingTheImage) {
 TEST_F(FailureTest, WorkerKilledMidCallIs502AndCleansUp) {
   auto lb = runner_->lb(LbMode::kMay);
   TestCall call;
-  call.mode("sleep");
-  call.config["TEST_SLEEP_MS"] = "60000";
+  call.sleep_ms(60000);
   BackgroundCall running(*lb, call.json());
   const pid_t worker = runner_->wait_for_worker(call.id, seconds(10));
   ASSERT_NE(worker, 0) << "call never ran";

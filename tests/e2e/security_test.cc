@@ -256,8 +256,7 @@ std::vector<std::string> container_cgroup_dirs(pid_t pid) {
 TEST_F(SandboxTest, ASigkilledWorkersContainerIsCleanedUpByTheSupervisor) {
   auto lb = runner_->lb();
   TestCall call;
-  call.mode("sleep");
-  call.config["TEST_SLEEP_MS"] = "60000";
+  call.sleep_ms(60000);
   BackgroundCall running(*lb, call.json());
   const pid_t worker = runner_->wait_for_worker(call.id, std::chrono::seconds(10));
   ASSERT_NE(worker, 0);

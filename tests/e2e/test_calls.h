@@ -31,6 +31,12 @@ struct TestCall {
     config["TEST_MODE"] = test_mode;
     return *this;
   }
+  // fn-test-func sleeps `ms` milliseconds before it answers.
+  TestCall& sleep_ms(int ms) {
+    mode("sleep");
+    config["TEST_SLEEP_MS"] = std::to_string(ms);
+    return *this;
+  }
   [[nodiscard]] nlohmann::json to_json() const;
   [[nodiscard]] std::string json() const { return to_json().dump(); }
 };

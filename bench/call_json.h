@@ -1,0 +1,16 @@
+#pragma once
+// The call JSON the bench sends, shaped like what a 2018 LB sends for a
+// sync call to fn-runner-bench's app.
+#include <string>
+#include <string_view>
+
+#include "bench/options.h"
+
+namespace fnr::bench {
+
+// A call to route /`route` of `image`, with `o`'s format, timeout, memory
+// and body size.
+[[nodiscard]] std::string bench_call_json(const Options& o, std::string_view id,
+                                          const std::string& image, std::string_view route);
+
+}  // namespace fnr::bench
