@@ -11,6 +11,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev busybox-static libarchive-dev libssl-dev
   libgtest-dev libgmock-dev openssl procps crun runc libhttp-parser-dev
   clang-14 libclang-rt-14-dev  # scripts/fuzz.sh (libFuzzer); the main build stays g++
+  libsystemd-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

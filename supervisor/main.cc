@@ -22,6 +22,7 @@
 #include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
+#include "supervisor/sd_notify.h"
 #include "supervisor/server_credentials.h"
 #include "supervisor/worker_pool.h"
 
@@ -63,12 +64,21 @@ int wait_for_stop(const sigset_t& set) {
 
 void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
   ctx.draining.store(true);
+  fnr::sd::notify_stopping();
   const auto deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(ctx.config.drain_timeout_s);
   spdlog::info("draining: no new calls; in-flight calls have {}s to finish",
                ctx.config.drain_timeout_s);
-  // Returns once in-flight calls are done or the deadline cancelled them.
-  server.Shutdown(deadline);
+  // Shutdown returns once in-flight calls are done or the deadline cancelled
+  // them; meanwhile systemd hears every 5 s that the stop is progressing.
+  auto shutdown =
+      std::async(std::launch::async, [&server, deadline] { server.Shutdown(deadline); });
+  while (shutdown.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    fnr::sd::notify_extend_timeout(std::chrono::seconds(10));
+  }
+  shutdown.get();
+  fnr::sd::notify_extend_timeout(std::chrono::milliseconds(ctx.config.kill_grace_ms) * 2 +
+                                 std::chrono::seconds(10));
   ctx.loop->post([&ctx] {
     const std::vector<fnr::Engagement*> running(ctx.with_worker.begin(), ctx.with_worker.end());
     for (auto* e : running) e->abort_call(503, "runner shutting down");
@@ -141,6 +151,7 @@ int main(int argc, char** argv) {
     ctx.pool = &pool;
     loop.start();
     loop.post([&pool] { pool.start(); });
+    fnr::sd::Watchdog watchdog(loop);
 
     fnr::RunnerService service(ctx);
     grpc::ServerBuilder builder;
@@ -155,11 +166,14 @@ int main(int argc, char** argv) {
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
                  ctx.config.grpc_address, port, total_mib, ctx.config.images_dir);
+    fnr::sd::notify_ready(
+        fmt::format("listening on {}, capacity {} MiB", ctx.config.grpc_address, total_mib));
 
     const int sig = wait_for_stop(control);
     spdlog::info("{} received", strsignal(sig));
     drain(ctx, *server);
     server->Wait();
+    watchdog.stop();
     loop.stop();
     fnr::Ledger::remove(ctx.config.ledger_name);
     spdlog::info("stopped");

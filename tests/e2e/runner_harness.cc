@@ -187,6 +187,7 @@ void RunnerHarness::add_image(const std::string& ref) const {
     env.push_back("FN_NODE_CERT_KEY=" + options_.tls->server_key);
     env.push_back("FN_NODE_CERT_AUTHORITY=" + options_.tls->ca_cert);
   }
+  env.insert(env.end(), options_.extra_env.begin(), options_.extra_env.end());
   std::vector<char*> argv = c_strings(args);
   std::vector<char*> envp = c_strings(env);
 

@@ -35,6 +35,8 @@ struct RunnerOptions {
   // the client certificate.
   std::optional<TlsSetup> tls;
   std::vector<std::string> extra_args;
+  // NAME=VALUE added to the runner's otherwise clean environment.
+  std::vector<std::string> extra_env;
 };
 
 class RunnerHarness {
