@@ -77,4 +77,19 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
+std::vector<std::string> container_cgroup_dirs(pid_t pid) {
+  std::vector<std::string> dirs;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("fn-runner/") == std::string::npos) continue;
+    const size_t a = line.find(':');
+    const size_t b = line.find(':', a + 1);
+    const std::string ctrl = line.substr(a + 1, b - a - 1);
+    dirs.push_back((ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl) +
+                   line.substr(b + 1));
+  }
+  return dirs;
+}
+
 }  // namespace fnr::e2e

@@ -41,6 +41,10 @@ class PidWatch {
 // Zombies have no environment any more and are not listed.
 [[nodiscard]] std::vector<pid_t> processes_with_env(const std::string& entry);
 
+// Host paths of the cgroups `pid` is in below a runner's fn-runner/ base
+// (one per v1 controller, or the one v2 directory).
+[[nodiscard]] std::vector<std::string> container_cgroup_dirs(pid_t pid);
+
 // Polls `pred` every few milliseconds until it holds or `timeout` passes.
 // For state that has no event to wait on (ledger contents, log lines,
 // counters); returns the last value of `pred`.

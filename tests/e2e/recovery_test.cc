@@ -20,22 +20,6 @@ namespace {
 using std::chrono::seconds;
 using RecoveryTest = RunnerTest;
 
-// Host paths of the container cgroups `pid` is in (below fn-runner/).
-std::vector<std::string> container_cgroups(pid_t pid) {
-  std::vector<std::string> dirs;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("fn-runner/") == std::string::npos) continue;
-    const size_t a = line.find(':');
-    const size_t b = line.find(':', a + 1);
-    const std::string ctrl = line.substr(a + 1, b - a - 1);
-    dirs.push_back((ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl) +
-                   line.substr(b + 1));
-  }
-  return dirs;
-}
-
 TEST_F(RecoveryTest, RestartAfterSigkillCleansUpAndServes) {
   if (geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: needs root (cgroups)";
   auto lb = runner_->lb();
@@ -47,7 +31,8 @@ TEST_F(RecoveryTest, RestartAfterSigkillCleansUpAndServes) {
   const pid_t init = RunnerHarness::wait_for_function(worker, seconds(10));
   ASSERT_NE(init, 0);
   std::vector<std::string> cgroups;
-  ASSERT_TRUE(wait_until([&] { return !(cgroups = container_cgroups(init)).empty(); }, seconds(10)));
+  ASSERT_TRUE(
+      wait_until([&] { return !(cgroups = container_cgroup_dirs(init)).empty(); }, seconds(10)));
   const PidWatch worker_watch(worker);
   const PidWatch init_watch(init);
 

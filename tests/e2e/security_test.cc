@@ -237,22 +237,6 @@ TEST_F(SandboxTest, ZombiesInsideAreReapedAndNothingOutlivesTheCall) {
                          std::chrono::seconds(10)));
 }
 
-// The host paths of the cgroups `pid` is in below the runner's base.
-std::vector<std::string> container_cgroup_dirs(pid_t pid) {
-  std::vector<std::string> dirs;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("fn-runner/") == std::string::npos) continue;
-    const size_t a = line.find(':');
-    const size_t b = line.find(':', a + 1);
-    const std::string ctrl = line.substr(a + 1, b - a - 1);
-    const std::string path = line.substr(b + 1);
-    dirs.push_back(ctrl.empty() ? "/sys/fs/cgroup" + path : "/sys/fs/cgroup/" + ctrl + path);
-  }
-  return dirs;
-}
-
 TEST_F(SandboxTest, ASigkilledWorkersContainerIsCleanedUpByTheSupervisor) {
   auto lb = runner_->lb();
   TestCall call;
