@@ -25,8 +25,8 @@ struct CallLimits {
   uint32_t max_timeout_s = 300;
   uint32_t default_idle_timeout_s = 30;
   uint32_t max_idle_timeout_s = 3600;
-  size_t max_config_bytes = 64U * 1024;  // sum of config keys + values
-  size_t max_header_bytes = 64U * 1024;  // sum of header names + values
+  size_t max_config_bytes = 64UL * 1024;  // sum of config keys + values
+  size_t max_header_bytes = 64UL * 1024;  // sum of header names + values
   size_t max_json_bytes = 1U << 20;
 };
 

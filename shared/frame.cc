@@ -48,7 +48,7 @@ std::string encode_frame(FrameType type, std::string_view payload) {
 // grow beyond this, whatever the peer sends.
 static constexpr size_t kDecoderCapacity = kFrameHeaderSize + kMaxFramePayload + 65536;
 
-FrameDecoder::FrameDecoder() { buf_.resize(64U * 1024); }
+FrameDecoder::FrameDecoder() { buf_.resize(64UL * 1024); }
 
 void FrameDecoder::compact() {
   if (begin_ == 0) return;

@@ -36,7 +36,7 @@ inline constexpr size_t kFrameHeaderSize = 8;
 inline constexpr uint32_t kMaxFramePayload = 1U << 20;
 // Response/request data is cut into frames of at most this size so that one
 // frame maps onto one gRPC DataFrame well under the LB's 4 MiB limit.
-inline constexpr size_t kDataChunk = 64U * 1024;
+inline constexpr size_t kDataChunk = 64UL * 1024;
 
 [[nodiscard]] bool is_known_frame_type(uint8_t type);
 [[nodiscard]] std::string_view frame_type_name(FrameType type);

@@ -55,7 +55,7 @@ void FrameStream::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* /*buf*/) {
   auto* self = static_cast<FrameStream*>(s->data);
   if (self == nullptr || n == 0) return;
   if (n < 0) {
-    self->fail(n == UV_EOF ? "peer closed the stream" : std::string("read: ") + uv_strerror(n));
+    self->fail(n == UV_EOF ? "peer closed the stream" : std::string("read: ") + uv_strerror(static_cast<int>(n)));
     return;
   }
   self->decoder_.commit(static_cast<size_t>(n));

@@ -15,8 +15,8 @@ namespace fnr {
 
 class StreamWriter {
  public:
-  static constexpr size_t kHighWatermark = 256U * 1024;
-  static constexpr size_t kLowWatermark = 64U * 1024;
+  static constexpr size_t kHighWatermark = 256UL * 1024;
+  static constexpr size_t kLowWatermark = 64UL * 1024;
 
   // `on_drain` runs when the queue falls to the low watermark after passing
   // the high one, or empties after notify_when_empty(). `on_error` gets the

@@ -45,8 +45,8 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
 
  private:
   using Clock = std::chrono::steady_clock;
-  static constexpr size_t kWriteHighWatermark = 256U * 1024;
-  static constexpr size_t kWriteLowWatermark = 64U * 1024;
+  static constexpr size_t kWriteHighWatermark = 256UL * 1024;
+  static constexpr size_t kWriteLowWatermark = 64UL * 1024;
 
   // --- gRPC side -----------------------------------------------------------
   void OnReadDone(bool ok) override;
