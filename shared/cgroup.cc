@@ -135,10 +135,12 @@ CgroupLayout prepare_v1(const std::string& instance) {
       throw std::runtime_error(std::string("cgroup v1: no hierarchy with the ") + ctrl +
                                " controller is mounted");
     }
-    const std::string parent = join(mount, root, own_cgroup_path(ctrl)) + "/" + kBaseName;
-    make_dir(parent);
-    make_dir(parent + "/" + instance);
-    layout.bases.push_back(parent + "/" + instance);
+    std::string dir = join(mount, root, own_cgroup_path(ctrl));
+    dir.append("/").append(kBaseName);
+    make_dir(dir);
+    dir.append("/").append(instance);
+    make_dir(dir);
+    layout.bases.push_back(std::move(dir));
   }
   return layout;
 }
@@ -188,7 +190,7 @@ CgroupLayout CgroupLayout::prepare(const std::string& instance) {
 std::unique_ptr<Cgroup> Cgroup::create(const CgroupLayout& layout, const std::string& name,
                                        const CgroupLimits& limits) {
   std::vector<std::string> dirs;
-  for (const auto& base : layout.bases) dirs.push_back(base + "/" + name);
+  for (const auto& base : layout.bases) dirs.push_back(std::string(base).append("/").append(name));
   std::unique_ptr<Cgroup> cg(new Cgroup(layout.version, {}));
   for (const auto& d : dirs) {
     make_dir(d);
@@ -269,7 +271,7 @@ void Cgroup::kill_all() const {
 
 void Cgroup::remove_stale(const CgroupLayout& layout, const std::string& name) {
   for (const auto& base : layout.bases) {
-    const std::string d = base + "/" + name;
+    const std::string d = std::string(base).append("/").append(name);
     if (access(d.c_str(), F_OK) != 0) continue;
     if (layout.version == 2) cgroup_io::write_file(d + "/cgroup.kill", "1", nullptr);
     cgroup_io::kill_procs(d);
