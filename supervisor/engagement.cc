@@ -225,8 +225,7 @@ void Engagement::OnDone() {
   std::shared_ptr<Engagement> last;
   std::lock_guard<std::mutex> lock(mu_);
   last = std::move(grpc_ref_);  // may free us after the lock is released
-  // Capacity of a call that never got a worker goes back here; one with a
-  // worker is released by the loop when the worker is gone.
+  // No capacity to give back here: it belongs to the worker (WorkerPool).
 }
 
 // ============================ loop side ====================================
