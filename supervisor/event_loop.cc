@@ -16,10 +16,7 @@ EventLoop::EventLoop() {
 EventLoop::~EventLoop() { stop(); }
 
 void EventLoop::start() {
-  thread_ = std::thread([this] {
-    thread_id_ = std::this_thread::get_id();
-    uv_run(&loop_, UV_RUN_DEFAULT);
-  });
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
 }
 
 void EventLoop::post(std::function<void()> task) {

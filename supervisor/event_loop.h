@@ -24,7 +24,6 @@ class EventLoop {
   // Runs pending tasks, closes the loop and joins the thread.
   void stop();
   [[nodiscard]] uv_loop_t* loop() { return &loop_; }
-  [[nodiscard]] bool on_loop_thread() const { return std::this_thread::get_id() == thread_id_; }
 
  private:
   static void on_wakeup(uv_async_t* async);
@@ -33,7 +32,6 @@ class EventLoop {
   uv_loop_t loop_{};
   uv_async_t wakeup_{};
   std::thread thread_;
-  std::thread::id thread_id_;
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::function<void()>> running_;  // loop thread only

@@ -48,12 +48,10 @@ class WorkerHandle final : public FrameStream::Handler {
 
   void attach(Client* c) { client_ = c; }
   void detach() { client_ = nullptr; }
-  [[nodiscard]] Client* client() const { return client_; }
 
   // Ends the worker: closes its socket (it then stops its container and
   // exits) and SIGKILLs it if it has not after `grace`.
   void shut_down(std::chrono::milliseconds grace);
-  void kill_now() { process_.kill(); }
 
   // Identity and accounting, set by the pool.
   std::string slot_key;

@@ -65,12 +65,6 @@ WorkerHandle* WorkerPool::take_idle(const std::string& key) {
   return w;
 }
 
-size_t WorkerPool::idle_count() const {
-  size_t n = 0;
-  for (const auto& [key, v] : idle_) n += v.size();
-  return n;
-}
-
 std::optional<ReservationId> WorkerPool::reserve(const std::string& call_id, uint32_t mib) {
   for (;;) {
     if (auto r = ctx_.ledger->reserve(call_id, mib)) return r;

@@ -43,8 +43,6 @@ class WorkerPool {
   void shut_down_all(std::chrono::milliseconds grace);
   // Kills and reaps every worker left, synchronously (last step of shutdown).
   void clear();
-  [[nodiscard]] size_t live() const { return all_.size(); }
-  [[nodiscard]] size_t idle_count() const;
 
  private:
   WorkerHandle* adopt(SpawnedWorker w);

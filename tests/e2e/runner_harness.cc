@@ -222,19 +222,10 @@ void RunnerHarness::add_image(const std::string& ref) const {
   // let each Status wait for the connection: the runner answering is the
   // condition, bounded by the overall deadline and by the runner's death.
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (options_.tls) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = read_file(options_.tls->ca_cert);
-    ssl.pem_cert_chain = read_file(options_.tls->client_cert);
-    ssl.pem_private_key = read_file(options_.tls->client_key);
-    creds = grpc::SslCredentials(ssl);
-  }
-  auto stub = RunnerProtocol::NewStub(grpc::CreateCustomChannel(target_, creds, args));
+  auto stub = RunnerProtocol::NewStub(channel(args));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
     if (watch_->exited()) {
