@@ -11,5 +11,7 @@ inline constexpr int kExitUsage = 2;
 int status_command(int argc, char** argv);
 int invoke_command(int argc, char** argv);
 int image_command(int argc, char** argv);
+// drain and resume (argv[0] says which).
+int control_command(int argc, char** argv);
 
 }  // namespace fnr::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/control_client.h"
 #include "cli/flags.h"
 #include "client/lb_client.h"
 #include "shared/config.h"
@@ -19,11 +20,13 @@ namespace {
 constexpr std::string_view kHelp =
     R"(usage: fn-runnerctl status [--ledger NAME] [--grpc HOST:PORT [TLS options]]
 
-Prints the runner's capacity ledger: total, reserved and free MiB and one
-line per reservation (call id, MiB, owner pid, state, age, and for
-containers the calls served and the image with a short slot key).
+Prints the runner's state (serving, draining or stopping, from its control
+socket when this user may open it) and its capacity ledger: total, reserved
+and free MiB and one line per reservation (call id, MiB, owner pid, state,
+age, and for containers the calls served and the image with a short slot key).
 
   --ledger NAME          shared-memory ledger name (default: the runner's default)
+  --runtime-dir DIR      the runner's sandbox.runtime_dir (default /run/fn-runner)
   --grpc HOST:PORT       also call the Status RPC: active, requests_received,
                          requests_handled
   --timeout S            Status RPC deadline in seconds (default 5)
@@ -70,6 +73,18 @@ bool print_ledger(const std::string& name) {
   return true;
 }
 
+// The runner's own word on whether it takes calls; quiet when the control
+// socket is out of reach (another user, an older runner).
+void print_state(const std::string& runtime_dir, const std::string& ledger) {
+  std::string state;
+  std::string error;
+  if (control_request(control_path(runtime_dir, ledger), "status",
+                      [&](std::string_view line) { state = line; }, &error) &&
+      !state.empty()) {
+    std::printf("state: %s\n", state.c_str());
+  }
+}
+
 bool print_grpc_status(const std::string& addr, const TlsFlags& tls, uint32_t timeout_s) {
   std::string error;
   const std::unique_ptr<client::LbClient> lb =
@@ -94,6 +109,7 @@ bool print_grpc_status(const std::string& addr, const TlsFlags& tls, uint32_t ti
 
 int status_command(int argc, char** argv) {
   std::string ledger_name = Config{}.ledger_name;
+  std::string runtime_dir = Config{}.sandbox.runtime_dir;
   std::string grpc_addr;
   uint32_t timeout_s = 5;
   TlsFlags tls;
@@ -101,6 +117,7 @@ int status_command(int argc, char** argv) {
   static const std::vector<option> kOptions = long_options(
       {
           {"ledger", required_argument, nullptr, 0},
+          {"runtime-dir", required_argument, nullptr, 0},
           {"grpc", required_argument, nullptr, 0},
           {"timeout", required_argument, nullptr, 0},
       },
@@ -109,6 +126,8 @@ int status_command(int argc, char** argv) {
                                          [&](std::string_view name, const char* v) {
                                            if (name == "ledger") {
                                              ledger_name = v;
+                                           } else if (name == "runtime-dir") {
+                                             runtime_dir = v;
                                            } else if (name == "grpc") {
                                              grpc_addr = v;
                                            } else if (name == "timeout") {
@@ -124,6 +143,7 @@ int status_command(int argc, char** argv) {
     return kExitUsage;
   }
 
+  print_state(runtime_dir, ledger_name);
   bool ok = print_ledger(ledger_name);
   if (!grpc_addr.empty()) ok = print_grpc_status(grpc_addr, tls, timeout_s) && ok;
   return ok ? kExitOk : kExitFailed;

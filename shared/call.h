@@ -28,6 +28,7 @@ struct CallLimits {
   size_t max_config_bytes = 64UL * 1024;  // sum of config keys + values
   size_t max_header_bytes = 64UL * 1024;  // sum of header names + values
   size_t max_json_bytes = 1U << 20;
+  bool operator==(const CallLimits&) const = default;
 };
 
 struct Call {

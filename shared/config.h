@@ -16,6 +16,7 @@ struct TlsConfig {
   std::string key;        // FN_NODE_CERT_KEY
   std::string authority;  // FN_NODE_CERT_AUTHORITY
   [[nodiscard]] bool enabled() const { return !cert.empty() || !key.empty() || !authority.empty(); }
+  bool operator==(const TlsConfig&) const = default;
 };
 
 // How functions are contained (worker/sandbox/).
@@ -28,6 +29,7 @@ struct SandboxConfig {
   uint32_t nofile = 1024;                      // RLIMIT_NOFILE
   uint32_t tmpfs_mib = 64;                     // /tmp size when the call sets no tmpfs_size
   std::string runtime_dir = "/run/fn-runner";  // per-container scratch (socket dirs)
+  bool operator==(const SandboxConfig&) const = default;
 };
 
 struct Config {

@@ -90,8 +90,9 @@ void Engagement::handle_try(const TryCall& t) {
   created_wall_ = std::chrono::system_clock::now();
   ctx_.counters.requests_received.fetch_add(1);
   if (ctx_.draining.load()) return nack("runner is shutting down");
+  config_ = ctx_.config.get();
 
-  CallParse parsed = parse_call(t.models_call_json(), ctx_.config.call_limits);
+  CallParse parsed = parse_call(t.models_call_json(), config_->call_limits);
   if (!parsed.call) {
     spdlog::warn("call {}: rejected: {}", peek_call_id(t.models_call_json()), parsed.error);
     return nack(parsed.error);
@@ -123,7 +124,7 @@ void Engagement::forward_data(DataFrame* frame) {
   if (frame->eof()) eof_seen_.store(true);
   received_bytes_ += frame->data().size();
   const bool too_large =
-      ctx_.config.max_request_bytes != 0 && received_bytes_ > ctx_.config.max_request_bytes;
+      config_->max_request_bytes != 0 && received_bytes_ > config_->max_request_bytes;
   // Moving the bytes out leaves `in_` free for the next read without a copy.
   ctx_.loop->post([self = shared_from_this(), data = std::move(*frame->mutable_data()),
                    eof = frame->eof(), too_large] {
@@ -221,7 +222,7 @@ void Engagement::OnCancel() {
 }
 
 void Engagement::OnDone() {
-  ctx_.counters.active.fetch_sub(1);
+  ctx_.engagement_ended();
   std::shared_ptr<Engagement> last;
   std::lock_guard<std::mutex> lock(mu_);
   last = std::move(grpc_ref_);  // may free us after the lock is released
@@ -278,7 +279,7 @@ void Engagement::loop_place() {
   a->set_slot_allocation_latency(go_duration(ns_between(received_at_, reserved_at_)));
   send(std::move(ack));
 
-  const wire::CallSpec spec = make_call_spec(*call_, ctx_.config, ctx_.cgroups, worker_->sandbox_id,
+  const wire::CallSpec spec = make_call_spec(*call_, *config_, ctx_.cgroups, worker_->sandbox_id,
                                              ctx_.runtime_dir, created_wall_, client_deadline_);
   worker_->link().send(FrameType::kCallSpec, spec.SerializeAsString());
   spdlog::debug("call {}: placed on worker {} ({})", call_->id, worker_->pid(),
@@ -420,7 +421,7 @@ void Engagement::drop_worker(bool keep) {
   if (keep) {
     ctx_.pool->park(w);
   } else {
-    w->shut_down(std::chrono::milliseconds(ctx_.config.kill_grace_ms));
+    w->shut_down(std::chrono::milliseconds(config_->kill_grace_ms));
   }
   release_loop_ref();
 }

@@ -85,6 +85,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   RunnerContext& ctx_;
 
   // Set on the gRPC thread before the loop side exists, read-only after.
+  std::shared_ptr<const Config> config_;  // the snapshot this call runs under
   std::optional<Call> call_;
   std::string slot_key_;
   Clock::time_point received_at_{};

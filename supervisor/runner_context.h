@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -11,6 +12,7 @@
 #include "shared/cgroup.h"
 #include "shared/config.h"
 #include "shared/ledger.h"
+#include "supervisor/config_holder.h"
 #include "supervisor/event_loop.h"
 
 namespace fnr {
@@ -25,7 +27,7 @@ struct RunnerCounters {
 };
 
 struct RunnerContext {
-  Config config;
+  ConfigHolder config;      // reloaded by SIGHUP; take one snapshot per call
   std::string worker_path;
   Ledger* ledger = nullptr;
   EventLoop* loop = nullptr;
@@ -36,7 +38,16 @@ struct RunnerContext {
   std::string runtime_dir;  // <sandbox.runtime_dir>/<ledger name>: containers\' scratch
   std::atomic<uint64_t> next_sandbox{0};
   WorkerPool* pool = nullptr;  // loop thread only
-  std::atomic<bool> draining{false};
+  std::atomic<bool> draining{false};  // Engage NACKs (SIGTERM, or fn-runnerctl drain)
+  std::atomic<bool> stopping{false};  // SIGTERM: draining for good, no resume
+
+  // Runs on the loop thread when the last Engage stream closes while
+  // draining (fn-runnerctl drain waits for that). Set before serving.
+  std::function<void()> on_quiet;
+  // An Engage stream is done (OnDone).
+  void engagement_ended() {
+    if (counters.active.fetch_sub(1) == 1 && draining.load() && on_quiet) loop->post(on_quiet);
+  }
 
   // Engagements running on a worker; loop thread only.
   std::unordered_set<Engagement*> with_worker;

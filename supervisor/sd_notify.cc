@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -23,6 +25,13 @@ void send(const std::string& state) {
 }  // namespace
 
 void notify_ready(std::string_view status) { send("READY=1\nSTATUS=" + std::string(status)); }
+
+void notify_reloading() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const auto usec = static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading");
+}
 
 void notify_stopping() { send("STOPPING=1\nSTATUS=draining"); }
 

@@ -16,6 +16,9 @@ namespace sd {
 
 // READY=1 with STATUS=<status>: the service is up (the gRPC port listens).
 void notify_ready(std::string_view status);
+// RELOADING=1 with MONOTONIC_USEC (Type=notify-reload): a SIGHUP reload
+// has begun; notify_ready() says it is over.
+void notify_reloading();
 // STOPPING=1: draining has begun.
 void notify_stopping();
 // EXTEND_TIMEOUT_USEC=<extension>: the stop (or start) is still making

@@ -16,9 +16,11 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::start() {
-  if (ctx_.config.spare_workers == 0) return;
+  if (ctx_.config.get()->spare_workers == 0) return;
   spawner_ = std::make_unique<Spawner>(
-      [this] { return spawn_worker(ctx_.worker_path, ctx_.config.log_level, ctx_.seccomp_fd); },
+      [this] {
+        return spawn_worker(ctx_.worker_path, ctx_.config.get()->log_level, ctx_.seccomp_fd);
+      },
       [this](SpawnedWorker w) {
         auto shared = std::make_shared<SpawnedWorker>(std::move(w));
         ctx_.loop->post([this, shared] {
@@ -34,8 +36,9 @@ void WorkerPool::start() {
 void WorkerPool::refill_spares() {
   if (!spawner_ || shutting_down_) return;
   const size_t have = spares_.size() + spares_pending_;
-  if (have >= ctx_.config.spare_workers) return;
-  const auto n = static_cast<unsigned>(ctx_.config.spare_workers - have);
+  const uint32_t want = ctx_.config.get()->spare_workers;
+  if (have >= want) return;
+  const auto n = static_cast<unsigned>(want - have);
   spares_pending_ += n;
   spawner_->request(n);
 }
@@ -89,7 +92,7 @@ WorkerHandle* WorkerPool::take_fresh(ReservationId reservation, uint32_t mib, st
   }
   if (w == nullptr) {
     try {
-      w = adopt(spawn_worker(ctx_.worker_path, ctx_.config.log_level, ctx_.seccomp_fd));
+      w = adopt(spawn_worker(ctx_.worker_path, ctx_.config.get()->log_level, ctx_.seccomp_fd));
     } catch (const std::exception& e) {
       ctx_.ledger->release(reservation);
       *error = e.what();
@@ -107,6 +110,8 @@ WorkerHandle* WorkerPool::take_fresh(ReservationId reservation, uint32_t mib, st
 
 void WorkerPool::park(WorkerHandle* w) {
   if (shutting_down_ || w->lost()) return evict(w, "shutting down");
+  // A drained runner holds no capacity for calls it will not take.
+  if (ctx_.draining.load()) return evict(w, "draining");
   w->set_state(WorkerHandle::State::kIdle);
   w->last_used = std::chrono::steady_clock::now();
   if (w->reservation) ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kIdle);
@@ -156,6 +161,12 @@ void WorkerPool::on_lost(WorkerHandle* w) {
     ctx_.workers_cv.notify_all();
     refill_spares();
   });
+}
+
+void WorkerPool::end_idle(const char* why) {
+  std::vector<WorkerHandle*> idle;
+  for (const auto& [key, v] : idle_) idle.insert(idle.end(), v.begin(), v.end());
+  for (WorkerHandle* w : idle) evict(w, why);
 }
 
 void WorkerPool::shut_down_all(std::chrono::milliseconds grace) {

@@ -39,6 +39,8 @@ class WorkerPool {
   // or its idle timeout.
   void park(WorkerHandle* w);
 
+  // Ends every idle hot container and gives back its capacity (drain).
+  void end_idle(const char* why);
   // Shutdown: ends every worker; `live()` then counts down to 0.
   void shut_down_all(std::chrono::milliseconds grace);
   // Kills and reaps every worker left, synchronously (last step of shutdown).

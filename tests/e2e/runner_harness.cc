@@ -173,9 +173,9 @@ void RunnerHarness::add_image(const std::string& ref) const {
       "--grpc-address=" + target_,
       "--images-dir=" + images_dir_,
       "--ledger-name=" + ledger_name_,
-      "--log-level=debug",
       "--drain-timeout=" + std::to_string(options_.drain_timeout_s),
   };
+  if (!options_.log_level.empty()) args.push_back("--log-level=" + options_.log_level);
   if (options_.max_total_memory_bytes) {
     args.push_back("--max-total-memory-bytes=" + std::to_string(*options_.max_total_memory_bytes));
   }

@@ -31,6 +31,8 @@ struct TlsSetup {
 struct RunnerOptions {
   std::optional<uint64_t> max_total_memory_bytes;
   uint32_t drain_timeout_s = 10;
+  // --log-level; "" passes none (the config file or env then decides).
+  std::string log_level = "debug";
   // FN_NODE_CERT* for the runner; the harness's own clients then present
   // the client certificate.
   std::optional<TlsSetup> tls;
@@ -50,6 +52,10 @@ class RunnerHarness {
 
   // Serve mTLS with these files (made in temp_dir(), say); before start().
   void enable_tls(TlsSetup tls) { options_.tls = std::move(tls); }
+  // More runner flags (say --config=<a file in temp_dir()>); before start().
+  void add_args(const std::vector<std::string>& args) {
+    options_.extra_args.insert(options_.extra_args.end(), args.begin(), args.end());
+  }
   // Spawns fn-runner and waits until its Status RPC answers.
   ::testing::AssertionResult start();
   // SIGTERM, then waits for the exit; the wait status, nullopt on timeout.
@@ -65,6 +71,10 @@ class RunnerHarness {
   [[nodiscard]] const std::string& ledger_name() const { return ledger_name_; }
   [[nodiscard]] const std::string& target() const { return target_; }
   [[nodiscard]] std::string log_path() const { return temp_dir_ + "/runner.log"; }
+  // The runner's control socket (default sandbox.runtime_dir).
+  [[nodiscard]] std::string control_socket() const {
+    return "/run/fn-runner/" + ledger_name_ + ".ctl";
+  }
   [[nodiscard]] std::string log() const;
   // Waits until the runner's log contains `needle`.
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const;

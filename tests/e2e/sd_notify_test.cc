@@ -17,7 +17,10 @@
 #include <vector>
 
 #include "shared/unique_fd.h"
+#include "tests/e2e/background_call.h"
+#include "tests/e2e/outcome_checks.h"
 #include "tests/e2e/runner_harness.h"
+#include "tests/e2e/test_calls.h"
 
 namespace fnr::e2e {
 namespace {
@@ -103,6 +106,58 @@ TEST(SdNotifyTest, ReadyWatchdogStoppingThenCleanExit) {
   runner.signal(SIGTERM);
   ASSERT_TRUE(notify.wait_for("STOPPING=1", seconds(10), seen)) << joined(seen);
   EXPECT_TRUE(exited_cleanly(runner.wait_exit(seconds(20)))) << runner.log();
+}
+
+// A drain longer than systemd's stop timeout period must keep telling it
+// that the stop progresses. The period is 5 s in service; the runner takes
+// FNR_SD_EXTEND_PERIOD_MS (undocumented, tests only) to make it 200 ms here.
+TEST(SdNotifyTest, LongDrainExtendsTheStopTimeout) {
+  NotifySocket notify;
+  ASSERT_TRUE(notify.ok()) << "notify socket: " << strerror(errno);
+  RunnerOptions options;
+  options.drain_timeout_s = 60;
+  options.extra_env = {"NOTIFY_SOCKET=" + notify.path(), "FNR_SD_EXTEND_PERIOD_MS=200"};
+  RunnerHarness runner(options);
+  ASSERT_TRUE(runner.start());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(notify.wait_for("READY=1", seconds(10), seen)) << joined(seen);
+
+  auto lb = runner.lb(client::LbMode::kMay);
+  TestCall slow;
+  slow.sleep_ms(1500);
+  BackgroundCall in_flight(*lb, slow.json(), "slow stop");
+  ASSERT_NE(runner.wait_for_worker(slow.id, seconds(10)), 0) << "call never ran";
+
+  runner.signal(SIGTERM);
+  ASSERT_TRUE(notify.wait_for("STOPPING=1", seconds(10), seen)) << joined(seen);
+  // 10 s from now, every period while the call is in flight.
+  ASSERT_TRUE(notify.wait_for("EXTEND_TIMEOUT_USEC=10000000", seconds(10), seen)) << joined(seen);
+  ASSERT_TRUE(notify.wait_for("EXTEND_TIMEOUT_USEC=10000000", seconds(10), seen)) << joined(seen);
+
+  const client::CallOutcome& out = in_flight.wait();
+  EXPECT_TRUE(finished_ok(out, slow.id));
+  EXPECT_EQ(out.body, "slow stop");
+  EXPECT_TRUE(exited_cleanly(runner.wait_exit(seconds(20)))) << runner.log();
+}
+
+// SIGHUP under Type=notify-reload: RELOADING=1 with MONOTONIC_USEC, then
+// READY=1 once the new configuration is in place.
+TEST(SdNotifyTest, ReloadSaysReloadingThenReady) {
+  NotifySocket notify;
+  ASSERT_TRUE(notify.ok()) << "notify socket: " << strerror(errno);
+  RunnerOptions options;
+  options.extra_env = {"NOTIFY_SOCKET=" + notify.path()};
+  RunnerHarness runner(options);
+  ASSERT_TRUE(runner.start());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(notify.wait_for("READY=1", seconds(10), seen)) << joined(seen);
+
+  runner.signal(SIGHUP);
+  ASSERT_TRUE(notify.wait_for("RELOADING=1", seconds(10), seen)) << joined(seen);
+  EXPECT_NE(seen.back().find("MONOTONIC_USEC="), std::string::npos) << seen.back();
+  ASSERT_TRUE(notify.wait_for("READY=1", seconds(10), seen)) << joined(seen);
+  EXPECT_NE(runner.log().find("configuration reloaded (#1)"), std::string::npos) << runner.log();
+  EXPECT_TRUE(exited_cleanly(runner.stop()));
 }
 
 }  // namespace

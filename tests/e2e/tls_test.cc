@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "tests/e2e/outcome_checks.h"
 #include "tests/e2e/runner_harness.h"
+#include "tests/e2e/test_certs.h"
 #include "tests/e2e/test_calls.h"
 
 namespace fnr::e2e {
@@ -17,46 +16,14 @@ namespace {
 using client::LbMode;
 using std::chrono::seconds;
 
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-bool write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  return static_cast<bool>(out);
-}
-
-// A CA at <dir>/<name>-ca.{crt,key}.
-bool make_ca(const std::string& dir, const std::string& name) {
-  return run(
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-      " -subj /CN=" +
-      name + "-ca -keyout " + dir + "/" + name + "-ca.key -out " + dir + "/" + name +
-      "-ca.crt -addext basicConstraints=critical,CA:TRUE"
-      " -addext keyUsage=critical,keyCertSign,cRLSign");
-}
-
-// <dir>/<leaf>.{crt,key}, signed by <dir>/<ca>-ca.
-bool make_leaf(const std::string& dir, const std::string& ca, const std::string& leaf,
-               const std::string& extensions) {
-  const std::string base = dir + "/" + leaf;
-  return write_file(base + ".ext", extensions) &&
-         run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=" +
-             leaf + " -keyout " + base + ".key -out " + base + ".csr") &&
-         run("openssl x509 -req -days 2 -in " + base + ".csr -CA " + dir + "/" + ca +
-             "-ca.crt -CAkey " + dir + "/" + ca + "-ca.key -CAcreateserial -out " + base +
-             ".crt -extfile " + base + ".ext");
-}
-
 TEST(TlsTest, OnlyClientsWithATrustedCertificateGetIn) {
   RunnerHarness runner;
   const std::string dir = runner.temp_dir();
   ASSERT_TRUE(make_ca(dir, "fn")) << "openssl failed";
-  ASSERT_TRUE(make_leaf(dir, "fn", "server",
-                        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                        "extendedKeyUsage=serverAuth\n"));
-  ASSERT_TRUE(make_leaf(dir, "fn", "client", "extendedKeyUsage=clientAuth\n"));
+  ASSERT_TRUE(make_leaf(dir, "fn", "server", kServerExtensions));
+  ASSERT_TRUE(make_leaf(dir, "fn", "client", kClientExtensions));
   ASSERT_TRUE(make_ca(dir, "rogue"));
-  ASSERT_TRUE(make_leaf(dir, "rogue", "rogue-client", "extendedKeyUsage=clientAuth\n"));
+  ASSERT_TRUE(make_leaf(dir, "rogue", "rogue-client", kClientExtensions));
   runner.enable_tls(TlsSetup{.ca_cert = dir + "/fn-ca.crt",
                              .server_cert = dir + "/server.crt",
                              .server_key = dir + "/server.key",
