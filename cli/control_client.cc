@@ -30,7 +30,8 @@ bool control_request(const std::string& path, std::string_view command,
     return false;
   }
   const std::string line = std::string(command) + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(line.size())) {
     *error = "cannot send to " + path + ": " + std::strerror(errno);
     return false;
   }

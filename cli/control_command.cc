@@ -48,23 +48,23 @@ int control_command(int argc, char** argv) {
       {"config", required_argument, nullptr, 0},
       {"socket", required_argument, nullptr, 0},
   });
-  const auto parsed =
-      parse_long_options(argc, argv, kOptions, kHelp, "", [&](std::string_view name, const char* v) {
-        if (name == "timeout") {
-          uint32_t s = 0;
-          if (!parse_number(name, v, &s)) return false;
-          timeout_s = s;
-        } else if (name == "ledger") {
-          ledger = v;
-        } else if (name == "runtime-dir") {
-          runtime_dir = v;
-        } else if (name == "config") {
-          config_file = v;
-        } else {
-          socket = v;
-        }
-        return true;
-      });
+  const auto parsed = parse_long_options(argc, argv, kOptions, kHelp, "",
+                                         [&](std::string_view name, const char* v) {
+                                           if (name == "timeout") {
+                                             uint32_t s = 0;
+                                             if (!parse_number(name, v, &s)) return false;
+                                             timeout_s = s;
+                                           } else if (name == "ledger") {
+                                             ledger = v;
+                                           } else if (name == "runtime-dir") {
+                                             runtime_dir = v;
+                                           } else if (name == "config") {
+                                             config_file = v;
+                                           } else {
+                                             socket = v;
+                                           }
+                                           return true;
+                                         });
   if (parsed) return *parsed;
   if (optind < argc) {
     std::fprintf(stderr, "fn-runnerctl %s: unexpected argument '%s'\n", argv[0], argv[optind]);

@@ -78,8 +78,9 @@ bool print_ledger(const std::string& name) {
 void print_state(const std::string& runtime_dir, const std::string& ledger) {
   std::string state;
   std::string error;
-  if (control_request(control_path(runtime_dir, ledger), "status",
-                      [&](std::string_view line) { state = line; }, &error) &&
+  if (control_request(
+          control_path(runtime_dir, ledger), "status", [&](std::string_view line) { state = line; },
+          &error) &&
       !state.empty()) {
     std::printf("state: %s\n", state.c_str());
   }

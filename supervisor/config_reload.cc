@@ -94,9 +94,10 @@ bool reload_config(RunnerContext& ctx, ServerTls* server_tls,
     }
   }
   if (!restart.empty()) {
-    spdlog::warn("configuration reload #{}: {} changed but needs a restart; keeping the running "
-                 "value",
-                 n, joined(restart));
+    spdlog::warn(
+        "configuration reload #{}: {} changed but needs a restart; keeping the running "
+        "value",
+        n, joined(restart));
   }
   const std::vector<std::string> changed = live_changes(*running, *next);
   if (tls) server_tls->update(std::move(*tls));

@@ -107,8 +107,7 @@ void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
     ctx.pool->shut_down_all(grace);
   });
   std::unique_lock<std::mutex> lock(ctx.workers_mu);
-  ctx.workers_cv.wait_for(lock, grace * 2,
-                          [&ctx] { return ctx.live_workers == 0; });
+  ctx.workers_cv.wait_for(lock, grace * 2, [&ctx] { return ctx.live_workers == 0; });
   if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
   lock.unlock();
   // Whatever is left is killed and reaped here, so the loop can close.

@@ -27,7 +27,7 @@ struct RunnerCounters {
 };
 
 struct RunnerContext {
-  ConfigHolder config;      // reloaded by SIGHUP; take one snapshot per call
+  ConfigHolder config;  // reloaded by SIGHUP; take one snapshot per call
   std::string worker_path;
   Ledger* ledger = nullptr;
   EventLoop* loop = nullptr;
@@ -37,7 +37,7 @@ struct RunnerContext {
   std::string instance_id;  // makes sandbox ids unique across restarts
   std::string runtime_dir;  // <sandbox.runtime_dir>/<ledger name>: containers\' scratch
   std::atomic<uint64_t> next_sandbox{0};
-  WorkerPool* pool = nullptr;  // loop thread only
+  WorkerPool* pool = nullptr;         // loop thread only
   std::atomic<bool> draining{false};  // Engage NACKs (SIGTERM, or fn-runnerctl drain)
   std::atomic<bool> stopping{false};  // SIGTERM: draining for good, no resume
 

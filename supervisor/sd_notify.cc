@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
-
 #include <time.h>
 
 #include <algorithm>
@@ -29,7 +28,8 @@ void notify_ready(std::string_view status) { send("READY=1\nSTATUS=" + std::stri
 void notify_reloading() {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
-  const auto usec = static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
+  const auto usec =
+      static_cast<uint64_t>(now.tv_sec) * 1000000 + static_cast<uint64_t>(now.tv_nsec) / 1000;
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading");
 }
 

@@ -31,8 +31,7 @@ bool wait_reloaded(const RunnerHarness& runner, int n) {
   return runner.wait_for_log("configuration reloaded (#" + std::to_string(n) + ")", seconds(10));
 }
 bool wait_reload_failed(const RunnerHarness& runner, int n) {
-  return runner.wait_for_log("configuration reload #" + std::to_string(n) + " failed",
-                             seconds(10));
+  return runner.wait_for_log("configuration reload #" + std::to_string(n) + " failed", seconds(10));
 }
 
 bool copy(const std::string& from, const std::string& to) {

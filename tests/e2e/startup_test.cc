@@ -111,10 +111,12 @@ TEST(StartupTest, InvalidConfigurationExitsTwoAndCreatesNothing) {
       {"unknown key", R"({"grpc_adress": "127.0.0.1:1"})", {}, {}, "grpc_adress"},
       {"invalid value", R"({"log_level": "loud"})", {}, {}, "unknown log level"},
       {"invalid flag value", "", {}, {"--drain-timeout=soon"}, "drain"},
-      {"TLS files missing", "",
+      {"TLS files missing",
+       "",
        {"FN_NODE_CERT=" + dir + "/none.crt", "FN_NODE_CERT_KEY=" + dir + "/none.key",
         "FN_NODE_CERT_AUTHORITY=" + dir + "/none-ca.crt"},
-       {}, "cannot read certificate"},
+       {},
+       "cannot read certificate"},
       {"TLS files half set", "", {"FN_NODE_CERT=" + dir + "/none.crt"}, {}, "must be set together"},
   };
   for (const BadStart& c : cases) {

@@ -7,8 +7,8 @@
 
 #include "tests/e2e/outcome_checks.h"
 #include "tests/e2e/runner_harness.h"
-#include "tests/e2e/test_certs.h"
 #include "tests/e2e/test_calls.h"
+#include "tests/e2e/test_certs.h"
 
 namespace fnr::e2e {
 namespace {
