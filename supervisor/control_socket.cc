@@ -164,14 +164,12 @@ void ControlSocket::handle(Conn* c, std::string_view line) {
 void ControlSocket::drain(Conn* c, std::chrono::seconds timeout) {
   if (ctx_.stopping.load()) return finish(c, "error: runner is stopping\n");
   c->done = true;  // answers follow; no second command on this connection
-  const bool already = ctx_.draining.exchange(true);
+  ctx_.draining.store(true);
   // Read after the flag is up: a stream closing from here on sees it and
   // calls on_quiet (RunnerContext::engagement_ended).
   c->in_flight_at_start = ctx_.counters.active.load();
-  if (!already) {
-    spdlog::info("drain requested on the control socket: no new calls; {} in flight",
-                 c->in_flight_at_start);
-  }
+  spdlog::info("drain requested on the control socket: no new calls; {} in flight",
+               c->in_flight_at_start);
   ctx_.pool->end_idle("draining");
   write(c, "draining: " + std::to_string(c->in_flight_at_start) + " calls in flight\n");
   if (c->in_flight_at_start == 0) return finish(c, "drained 0 calls\n");
@@ -190,9 +188,9 @@ void ControlSocket::drain(Conn* c, std::chrono::seconds timeout) {
 }
 
 void ControlSocket::on_progress(Conn* c) {
+  if (!ctx_.draining.load()) return finish(c, "resumed: drain cancelled\n");
   const int32_t left = ctx_.counters.active.load();
   if (left == 0) return check_drains();
-  if (!ctx_.draining.load()) return finish(c, "resumed: drain cancelled\n");
   if (std::chrono::steady_clock::now() >= c->deadline) {
     spdlog::warn("drain: {} calls still in flight at the timeout; still draining", left);
     return finish(c, "timeout: " + std::to_string(left) + " calls still in flight\n");

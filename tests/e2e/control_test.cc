@@ -87,6 +87,53 @@ TEST_F(ControlTest, DrainWaitsForInFlightCallsRefusesNewOnesAndResumeServesAgain
   EXPECT_EQ(served.body, "back in service");
 }
 
+TEST_F(ControlTest, DrainTimeoutLeavesTheRunnerDrainingAndResumeCancelsAWaitingDrain) {
+  auto lb = runner_->lb(LbMode::kMay);
+  TestCall slow;
+  slow.sleep_ms(3000);
+  BackgroundCall in_flight(*lb, slow.json(), "outlasts the drain");
+  ASSERT_NE(runner_->wait_for_worker(slow.id, seconds(10)), 0) << "call never ran";
+
+  // The operator's patience ends first: exit 1, the runner stays draining.
+  const CtlResult timed_out =
+      run_ctl({"drain", "--socket", runner_->control_socket(), "--timeout", "1"});
+  EXPECT_EQ(timed_out.exit_code, 1) << timed_out.output;
+  EXPECT_NE(timed_out.output.find("timeout: 1 calls still in flight"), std::string::npos)
+      << timed_out.output;
+  TestCall refused;
+  refused.mode("echo");
+  EXPECT_TRUE(nacked(lb->engage(refused.json(), "still draining")));
+
+  // A second drain waits; resume ends its wait (exit 1) and serves again.
+  auto waiting = std::async(std::launch::async, [&] {
+    return run_ctl({"drain", "--socket", runner_->control_socket(), "--timeout", "0"});
+  });
+  // Its request is the runner's second "drain requested" line.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string log = runner_->log();
+        const size_t first = log.find("drain requested");
+        return first != std::string::npos &&
+               log.find("drain requested", first + 1) != std::string::npos;
+      },
+      seconds(5)))
+      << runner_->log();
+  const CtlResult resumed = run_ctl({"resume", "--socket", runner_->control_socket()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  ASSERT_EQ(waiting.wait_for(seconds(10)), std::future_status::ready) << "drain kept waiting";
+  const CtlResult cancelled = waiting.get();
+  EXPECT_EQ(cancelled.exit_code, 1) << cancelled.output;
+  EXPECT_NE(cancelled.output.find("resumed: drain cancelled"), std::string::npos)
+      << cancelled.output;
+
+  TestCall served;
+  served.mode("echo");
+  EXPECT_TRUE(finished_ok(lb->engage(served.json(), "resumed"), served.id));
+  const client::CallOutcome& out = in_flight.wait();
+  EXPECT_TRUE(finished_ok(out, slow.id));
+  EXPECT_EQ(out.body, "outlasts the drain");
+}
+
 TEST_F(ControlTest, DrainOfAnIdleRunnerReturnsAtOnceAndEndsIdleHotContainers) {
   if (geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: the runner's sandbox needs root";
   const std::string function = std::string(FNR_BIN_DIR) + "/fn-test-hsfunc";
