@@ -70,6 +70,7 @@ ControlSocket::~ControlSocket() {
 }
 
 void ControlSocket::start() {
+  started_ = true;
   ctx_.loop->post([this] {
     try {
       server_ = open_pipe_handle(ctx_.loop->loop(), std::move(listen_fd_), this);
@@ -86,7 +87,8 @@ void ControlSocket::start() {
 }
 
 void ControlSocket::stop() {
-  if (stopped_) return;
+  // Never started: nothing on the loop (which may not run) to close.
+  if (stopped_ || !started_) return;
   stopped_ = true;
   std::promise<void> done;
   ctx_.loop->post([this, &done] {

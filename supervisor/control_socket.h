@@ -63,6 +63,7 @@ class ControlSocket {
   // Loop thread only.
   uv_pipe_t* server_ = nullptr;
   std::unordered_set<Conn*> conns_;
+  bool started_ = false;  // the caller's thread
   bool stopped_ = false;
 };
 

@@ -205,6 +205,8 @@ int main(int argc, char** argv) {
       spdlog::critical("cannot listen on {}", config.grpc_address);
       control_socket.stop();
       watchdog.stop();
+      // Nobody will serve this ledger: leave no segment behind.
+      fnr::Ledger::remove(config.ledger_name);
       return 1;
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",

@@ -110,6 +110,7 @@ TEST(ReloadTest, NewCertificateServesNewConnectionsWhileTheCallInFlightFinishes)
   EXPECT_TRUE(committed_ack(out, slow.id));
   EXPECT_TRUE(finished_ok(out, slow.id));
   EXPECT_EQ(out.body, "across two reloads");
+  lb.reset();  // an idle client would acknowledge the stop's GOAWAY only seconds later
   EXPECT_TRUE(exited_cleanly(runner.stop()));
 }
 
@@ -206,6 +207,7 @@ TEST_F(ReloadConfigFileTest, LogLevelAndLimitsApplyToTheNextCall) {
   TestCall fits;
   fits.mode("echo");
   EXPECT_TRUE(finished_ok(lb->engage(fits.json(), body), fits.id));
+  lb.reset();  // an idle client would acknowledge the stop's GOAWAY only seconds later
   EXPECT_TRUE(exited_cleanly(runner_->stop()));
 }
 
