@@ -114,7 +114,7 @@ void WorkerPool::park(WorkerHandle* w) {
   if (ctx_.draining.load()) return evict(w, "draining");
   w->set_state(WorkerHandle::State::kIdle);
   w->last_used = std::chrono::steady_clock::now();
-  if (w->reservation) ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kIdle);
+  if (w->reservation) ctx_.ledger->set_state(*w->reservation, ReservationState::kIdle);
   idle_[w->slot_key].push_back(w);
   w->on_idle_expired = [this, w] { evict(w, "idle timeout"); };
   uv_timer_start(
