@@ -19,6 +19,7 @@
 #include "shared/seccomp_policy.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/metrics_server.h"
 #include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
@@ -152,6 +153,25 @@ int main(int argc, char** argv) {
     loop.start();
     loop.post([&pool] { pool.start(); });
     fnr::sd::Watchdog watchdog(loop);
+
+    // Before the gRPC port opens, so it is up by the time anyone sees us ready.
+    std::unique_ptr<fnr::MetricsServer> metrics_server;
+    if (!ctx.config.metrics_address.empty()) {
+      std::string error;
+      metrics_server = fnr::MetricsServer::start(
+          ctx.config.metrics_address,
+          [&ctx] {
+            return ctx.metrics.render(
+                {ctx.ledger->total_mib() << 20, ctx.ledger->reserved_mib() << 20});
+          },
+          &error);
+      if (!metrics_server) {
+        spdlog::critical("metrics: {}", error);
+        return 1;
+      }
+      spdlog::info("metrics on http://{}/metrics (port {})", ctx.config.metrics_address,
+                   metrics_server->port());
+    }
 
     fnr::RunnerService service(ctx);
     grpc::ServerBuilder builder;
