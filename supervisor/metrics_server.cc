@@ -74,11 +74,12 @@ std::unique_ptr<MetricsServer> MetricsServer::start(const std::string& address, 
   } else {
     port = ntohs(reinterpret_cast<const sockaddr_in*>(&endpoint->addr)->sin_port);
   }
-  s->daemon_ =
-      MHD_start_daemon(flags, port, nullptr, nullptr, &MetricsRequest::handle, s.get(),
-                       MHD_OPTION_SOCK_ADDR, endpoint->sockaddr_ptr(), MHD_OPTION_CONNECTION_LIMIT,
-                       kMaxConnections, MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS,
-                       MHD_OPTION_EXTERNAL_LOGGER, &MetricsRequest::log, nullptr, MHD_OPTION_END);
+  s->daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &MetricsRequest::handle, s.get(),
+                                // First, so that MHD's own start-up messages reach our log too.
+                                MHD_OPTION_EXTERNAL_LOGGER, &MetricsRequest::log, nullptr,
+                                MHD_OPTION_SOCK_ADDR, endpoint->sockaddr_ptr(),
+                                MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+                                MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutS, MHD_OPTION_END);
   if (s->daemon_ == nullptr) {
     *error = "cannot listen on " + address + " (in use, or not an address of this host?)";
     return nullptr;
