@@ -109,7 +109,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 std::string family_of(const std::string& name, const std::map<std::string, std::string>& types) {
   for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
     if (!ends_with(name, suffix)) continue;
-    const std::string base = name.substr(0, name.size() - suffix.size());
+    std::string base = name.substr(0, name.size() - suffix.size());
     auto it = types.find(base);
     if (it != types.end() && (it->second == "histogram" || it->second == "summary")) return base;
   }
@@ -154,7 +154,8 @@ std::string series_key(const std::string& family,
                        const std::map<std::string, std::string>& labels) {
   std::string key = family + "{";
   for (const auto& [k, v] : labels) {
-    if (k != "le") key += k + "=" + v + ",";
+    if (k == "le") continue;
+    key.append(k).append("=").append(v).append(",");
   }
   return key + "}";
 }
