@@ -146,15 +146,8 @@ int main(int argc, char** argv) {
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();
-    fnr::EventLoop loop;
-    ctx.loop = &loop;
-    fnr::WorkerPool pool(ctx);
-    ctx.pool = &pool;
-    loop.start();
-    loop.post([&pool] { pool.start(); });
-    fnr::sd::Watchdog watchdog(loop);
-
-    // Before the gRPC port opens, so it is up by the time anyone sees us ready.
+    // Before any thread starts, so that failing here has nothing to unwind;
+    // and up before the gRPC port opens, by the time anyone sees us ready.
     std::unique_ptr<fnr::MetricsServer> metrics_server;
     if (!ctx.config.metrics_address.empty()) {
       std::string error;
@@ -172,6 +165,13 @@ int main(int argc, char** argv) {
       spdlog::info("metrics on http://{}/metrics (port {})", ctx.config.metrics_address,
                    metrics_server->port());
     }
+    fnr::EventLoop loop;
+    ctx.loop = &loop;
+    fnr::WorkerPool pool(ctx);
+    ctx.pool = &pool;
+    loop.start();
+    loop.post([&pool] { pool.start(); });
+    fnr::sd::Watchdog watchdog(loop);
 
     fnr::RunnerService service(ctx);
     grpc::ServerBuilder builder;
