@@ -261,5 +261,15 @@ TEST_F(MetricsTest, HotContainersShowAsIdleAndEvictionsAreCounted) {
   EXPECT_EQ(after.value("fn_runner_capacity_reserved_bytes"), bytes_of_mib(200));
 }
 
+// Off unless configured: a runner started without metrics_address serves
+// nothing but gRPC.
+using MetricsOffTest = RunnerTest;
+
+TEST_F(MetricsOffTest, NoEndpointByDefault) {
+  const std::string log = runner_->log();
+  EXPECT_NE(log.find("fn-runner listening on"), std::string::npos) << log;
+  EXPECT_EQ(log.find("metrics on"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace fnr::e2e
