@@ -19,6 +19,7 @@
 #include "shared/seccomp_policy.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/metrics_server.h"
 #include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
@@ -145,6 +146,25 @@ int main(int argc, char** argv) {
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();
+    // Before any thread starts, so that failing here has nothing to unwind;
+    // and up before the gRPC port opens, by the time anyone sees us ready.
+    std::unique_ptr<fnr::MetricsServer> metrics_server;
+    if (!ctx.config.metrics_address.empty()) {
+      std::string error;
+      metrics_server = fnr::MetricsServer::start(
+          ctx.config.metrics_address,
+          [&ctx] {
+            return ctx.metrics.render(
+                {ctx.ledger->total_mib() << 20, ctx.ledger->reserved_mib() << 20});
+          },
+          &error);
+      if (!metrics_server) {
+        spdlog::critical("metrics: {}", error);
+        return 1;
+      }
+      spdlog::info("metrics on http://{}/metrics (port {})", ctx.config.metrics_address,
+                   metrics_server->port());
+    }
     fnr::EventLoop loop;
     ctx.loop = &loop;
     fnr::WorkerPool pool(ctx);
