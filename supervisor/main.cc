@@ -63,6 +63,17 @@ int wait_for_stop(const sigset_t& set) {
   }
 }
 
+// Whatever workers are left are killed and reaped on the loop thread, so
+// the loop can stop and the pool be destroyed without racing it.
+void clear_pool(fnr::RunnerContext& ctx) {
+  std::promise<void> cleared;
+  ctx.loop->post([&ctx, &cleared] {
+    ctx.pool->clear();
+    cleared.set_value();
+  });
+  cleared.get_future().wait();
+}
+
 void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
   ctx.draining.store(true);
   fnr::sd::notify_stopping();
@@ -90,13 +101,7 @@ void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
                           [&ctx] { return ctx.live_workers == 0; });
   if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
   lock.unlock();
-  // Whatever is left is killed and reaped here, so the loop can close.
-  std::promise<void> cleared;
-  ctx.loop->post([&ctx, &cleared] {
-    ctx.pool->clear();
-    cleared.set_value();
-  });
-  cleared.get_future().wait();
+  clear_pool(ctx);
 }
 
 }  // namespace
@@ -182,6 +187,10 @@ int main(int argc, char** argv) {
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
       spdlog::critical("cannot listen on {}", ctx.config.grpc_address);
+      clear_pool(ctx);
+      watchdog.stop();
+      loop.stop();
+      fnr::Ledger::remove(ctx.config.ledger_name);
       return 1;
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
