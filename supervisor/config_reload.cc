@@ -28,6 +28,7 @@ std::vector<std::string> keep_restart_keys(const Config& running, Config& next) 
   keep("ledger_entries", &Config::ledger_entries);
   keep("worker_path", &Config::worker_path);
   keep("spare_workers", &Config::spare_workers);
+  keep("metrics_address", &Config::metrics_address);
   keep("sandbox", &Config::sandbox);
   keep("config_file", &Config::config_file);
   // Plaintext and TLS are different listeners; new files for a TLS
@@ -49,6 +50,8 @@ std::vector<std::string> live_changes(const Config& a, const Config& b) {
   note("call", &Config::call_limits);
   note("max_request_bytes", &Config::max_request_bytes);
   note("max_response_bytes", &Config::max_response_bytes);
+  note("max_response_header_bytes", &Config::max_response_header_bytes);
+  note("container_start_timeout_ms", &Config::container_start_timeout_ms);
   note("drain_timeout_s", &Config::drain_timeout_s);
   note("kill_grace_ms", &Config::kill_grace_ms);
   note("images_dir", &Config::images_dir);

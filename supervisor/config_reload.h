@@ -15,7 +15,8 @@ namespace fnr {
 void resolve_paths(Config& config);
 
 // Live: TLS files (re-read even when their paths did not change), log_level,
-// the call limits, max_request_bytes, max_response_bytes, drain_timeout_s,
+// the call limits, max_request_bytes, max_response_bytes,
+// max_response_header_bytes, container_start_timeout_ms, drain_timeout_s,
 // kill_grace_ms, images_dir. Every other key needs a restart: its change is
 // logged and the running value kept. A configuration that does not load,
 // validate, or whose TLS files do not read and match, changes nothing.

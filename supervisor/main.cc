@@ -21,6 +21,7 @@
 #include "supervisor/control_socket.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/metrics_server.h"
 #include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
@@ -81,6 +82,17 @@ std::chrono::milliseconds extend_period() {
   return std::chrono::seconds(5);
 }
 
+// Whatever workers are left are killed and reaped on the loop thread, so
+// the loop can stop and the pool be destroyed without racing it.
+void clear_pool(fnr::RunnerContext& ctx) {
+  std::promise<void> cleared;
+  ctx.loop->post([&ctx, &cleared] {
+    ctx.pool->clear();
+    cleared.set_value();
+  });
+  cleared.get_future().wait();
+}
+
 void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
   ctx.stopping.store(true);
   ctx.draining.store(true);
@@ -110,13 +122,7 @@ void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
   ctx.workers_cv.wait_for(lock, grace * 2, [&ctx] { return ctx.live_workers == 0; });
   if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
   lock.unlock();
-  // Whatever is left is killed and reaped here, so the loop can close.
-  std::promise<void> cleared;
-  ctx.loop->post([&ctx, &cleared] {
-    ctx.pool->clear();
-    cleared.set_value();
-  });
-  cleared.get_future().wait();
+  clear_pool(ctx);
 }
 
 }  // namespace
@@ -183,6 +189,25 @@ int main(int argc, char** argv) {
     const uint64_t total_mib = total_capacity_mib(config);
     auto ledger = fnr::Ledger::create(config.ledger_name, total_mib, config.ledger_entries);
     ctx.ledger = ledger.get();
+    // Before any thread starts, so that failing here has nothing to unwind;
+    // and up before the gRPC port opens, by the time anyone sees us ready.
+    std::unique_ptr<fnr::MetricsServer> metrics_server;
+    if (!config.metrics_address.empty()) {
+      std::string error;
+      metrics_server = fnr::MetricsServer::start(
+          config.metrics_address,
+          [&ctx] {
+            return ctx.metrics.render(
+                {ctx.ledger->total_mib() << 20, ctx.ledger->reserved_mib() << 20});
+          },
+          &error);
+      if (!metrics_server) {
+        spdlog::critical("metrics: {}", error);
+        return 1;
+      }
+      spdlog::info("metrics on http://{}/metrics (port {})", config.metrics_address,
+                   metrics_server->port());
+    }
     fnr::EventLoop loop;
     ctx.loop = &loop;
     fnr::WorkerPool pool(ctx);
@@ -204,8 +229,9 @@ int main(int argc, char** argv) {
     if (!server || port == 0) {
       spdlog::critical("cannot listen on {}", config.grpc_address);
       control_socket.stop();
+      clear_pool(ctx);
       watchdog.stop();
-      // Nobody will serve this ledger: leave no segment behind.
+      loop.stop();
       fnr::Ledger::remove(config.ledger_name);
       return 1;
     }
