@@ -13,7 +13,7 @@ namespace {
 
 // Half of HTTP/2's initial stream window: the Try shares the window, and a
 // write that fits can complete however slowly the runner reads.
-constexpr size_t kInlineWireBytes = 32U * 1024;
+constexpr size_t kInlineWireBytes = size_t{32} * 1024;
 
 }  // namespace
 

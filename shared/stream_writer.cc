@@ -103,7 +103,7 @@ int StreamWriter::write_now(std::string_view a, std::string_view b) {
   if (int rc = uv_write(&p->req, stream_, &buf, 1, on_written); rc != 0) return rc;
   queued_ += p->bytes.size();
   if (queued_ >= kHighWatermark) want_drain_ = true;
-  p.release();  // owned by libuv until on_written
+  (void)p.release();  // owned by libuv until on_written
   return 0;
 }
 

@@ -64,7 +64,7 @@ void add_defaults(EnvMap& env, const wire::CallSpec& spec) {
 std::vector<std::string> flatten(const EnvMap& env) {
   std::vector<std::string> out;
   out.reserve(env.size());
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) out.push_back(std::string(k).append("=").append(v));
   return out;
 }
 
