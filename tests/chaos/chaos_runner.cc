@@ -112,17 +112,12 @@ bool ChaosRunner::start(std::string* error) {
     return false;
   }
   cgroup_bases_ = find_cgroup_bases(harness_->pid(), harness_->ledger_name());
+  worker_env_ = "FNR_PARENT_PID=" + std::to_string(harness_->pid());
   return true;
 }
 
 std::string ChaosRunner::instance_runtime_dir() const {
   return runtime_root_ + "/" + harness_->ledger_name();
-}
-
-std::string ChaosRunner::worker_exe() const {
-  std::error_code ec;
-  const fs::path p = fs::canonical(std::string(FNR_BIN_DIR) + "/fn-runner-worker", ec);
-  return ec ? std::string(FNR_BIN_DIR) + "/fn-runner-worker" : p.string();
 }
 
 const char* format_name(Format f) { return image_of(f).format; }

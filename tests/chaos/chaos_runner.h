@@ -47,8 +47,9 @@ class ChaosRunner {
   // "CHAOS_MARKER=<value>": in every function's environment.
   [[nodiscard]] std::string marker_env() const { return "CHAOS_MARKER=" + marker_; }
   [[nodiscard]] const std::string& marker() const { return marker_; }
-  // Absolute path of the worker binary this runner spawns.
-  [[nodiscard]] std::string worker_exe() const;
+  // "FNR_PARENT_PID=<supervisor>": in the environment of every worker the
+  // supervisor spawns (and of the container inits cloned from them).
+  [[nodiscard]] std::string worker_env() const { return worker_env_; }
   [[nodiscard]] uint32_t spare_workers() const { return 2; }  // the runner's default
 
  private:
@@ -57,6 +58,7 @@ class ChaosRunner {
   std::string runtime_root_;
   std::string marker_;
   std::vector<std::string> cgroup_bases_;
+  std::string worker_env_;
 };
 
 enum class Format { kDefault, kHttpStream, kHttp, kJson };

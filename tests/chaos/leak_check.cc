@@ -119,9 +119,10 @@ std::vector<std::string> leaks_while_idle(ChaosRunner& runner, const FdBaseline*
     leaks.push_back("more workers than spares (" + std::to_string(runner.spare_workers()) +
                     "): " + join(workers));
   }
-  // A worker no longer under the supervisor (it lost track of it).
+  // A worker (or a container init, a clone of one) no longer under the
+  // supervisor: it lost track of it.
   std::vector<pid_t> orphans;
-  for (const pid_t w : tree.running(runner.worker_exe())) {
+  for (const pid_t w : e2e::processes_with_env(runner.worker_env())) {
     if (tree.parent(w) != sup && tree.parent(tree.parent(w)) != sup) orphans.push_back(w);
   }
   if (!orphans.empty()) leaks.push_back("workers outside the supervisor: " + join(orphans));
@@ -146,7 +147,7 @@ std::vector<std::string> leaks_while_idle(ChaosRunner& runner, const FdBaseline*
 
 std::vector<std::string> leaks_after_exit(ChaosRunner& runner) {
   std::vector<std::string> leaks;
-  const std::vector<pid_t> workers = ProcessTree::scan().running(runner.worker_exe());
+  const std::vector<pid_t> workers = e2e::processes_with_env(runner.worker_env());
   if (!workers.empty()) leaks.push_back("worker processes still running: " + join(workers));
   check_functions(runner, leaks);
   check_cgroups(runner, leaks);

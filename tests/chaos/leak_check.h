@@ -25,7 +25,7 @@ struct FdBaseline {
 [[nodiscard]] std::vector<std::string> leaks_while_idle(ChaosRunner& runner,
                                                         const FdBaseline* baseline);
 
-// After the runner exited: no worker binary of ours running anywhere, no
+// After the runner exited: no worker of that supervisor running anywhere, no
 // function process, no cgroup of the instance, no mount, no socket file or
 // scratch dir, no ledger segment.
 [[nodiscard]] std::vector<std::string> leaks_after_exit(ChaosRunner& runner);

@@ -96,7 +96,6 @@ ProcessTree ProcessTree::scan() {
     if (ppid == 0 && pid != 1) continue;  // gone, or a kernel thread's parent 0
     t.parent_[pid] = ppid;
     t.children_[ppid].push_back(pid);
-    t.exe_[pid] = read_link(dir + "/exe");
   }
   return t;
 }
@@ -121,15 +120,6 @@ std::vector<pid_t> ProcessTree::descendants(pid_t pid) const {
 pid_t ProcessTree::parent(pid_t pid) const {
   const auto it = parent_.find(pid);
   return it == parent_.end() ? 0 : it->second;
-}
-
-std::vector<pid_t> ProcessTree::running(const std::string& exe) const {
-  std::vector<pid_t> out;
-  const std::string deleted = exe + " (deleted)";
-  for (const auto& [pid, path] : exe_) {
-    if (path == exe || path == deleted) out.push_back(pid);
-  }
-  return out;
 }
 
 uint64_t rss_kib(pid_t pid) {

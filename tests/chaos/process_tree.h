@@ -1,6 +1,6 @@
 #pragma once
 // The host's processes as /proc shows them, read in one pass: who is whose
-// parent and which binary each runs. The chaos and soak programs use it to
+// parent. The chaos and soak programs use it to
 // find the supervisor's workers and their functions (whatever thread spawned
 // them: /proc/<pid>/task/<tid>/children lists only one thread's children),
 // and to measure the supervisor from outside.
@@ -22,14 +22,10 @@ class ProcessTree {
   // Children, grandchildren, ... of `pid`, not `pid` itself.
   [[nodiscard]] std::vector<pid_t> descendants(pid_t pid) const;
   [[nodiscard]] pid_t parent(pid_t pid) const;  // 0 if unknown
-  // Processes whose /proc/<pid>/exe is `exe` (also when the file was
-  // replaced since, which /proc shows as "<exe> (deleted)").
-  [[nodiscard]] std::vector<pid_t> running(const std::string& exe) const;
 
  private:
   std::map<pid_t, pid_t> parent_;
   std::map<pid_t, std::vector<pid_t>> children_;
-  std::map<pid_t, std::string> exe_;
 };
 
 // VmRSS of `pid` in KiB, 0 if it is gone.
