@@ -68,10 +68,14 @@ struct Settings {
 enum class PlannedCancel { kNone, kAfterAck, kAtResultStart, kMidRequest };
 const char* planned_cancel_name(PlannedCancel p) {
   switch (p) {
-    case PlannedCancel::kNone: return "none";
-    case PlannedCancel::kAfterAck: return "after ack";
-    case PlannedCancel::kAtResultStart: return "at result_start";
-    case PlannedCancel::kMidRequest: return "mid request body";
+    case PlannedCancel::kNone:
+      return "none";
+    case PlannedCancel::kAfterAck:
+      return "after ack";
+    case PlannedCancel::kAtResultStart:
+      return "at result_start";
+    case PlannedCancel::kMidRequest:
+      return "mid request body";
   }
   return "?";
 }
@@ -91,7 +95,12 @@ CallRecord plan_call(const Settings& s, const std::string& marker, uint64_t inde
   CallRecord r;
   const Format format = kAllFormats[rng() % std::size(kAllFormats)];
   const int sleep_ms = rng() % 2 == 0 ? 0 : 50 + static_cast<int>(rng() % 550);
-  const size_t body = rng() % 4 == 0 ? 0 : 1 + rng() % (16 * 1024);
+  // Mostly small bodies; one call in 20 streams 256 KiB to 2 MiB each way,
+  // so that faults also land mid-stream, with backpressure at work.
+  const uint64_t size_class = rng() % 20;
+  const size_t body = size_class == 0  ? (size_t{256} << 10) + rng() % (size_t{1792} << 10)
+                      : size_class < 5 ? 0
+                                       : 1 + rng() % (size_t{16} << 10);
   r.plan = make_call(format, marker, static_cast<int>(rng() % 3), sleep_ms, text_body(rng, body),
                      s.idle_timeout_s, kCallTimeoutS, kCallMib);
   r.mode = rng() % 2 == 0 ? client::LbMode::kApril : client::LbMode::kMay;
@@ -110,10 +119,17 @@ void run_call(client::LbClient& lb, InFlight& in_flight, CallRecord& r) {
   o.deadline = kClientDeadline;
   o.canceller = &canceller;
   switch (r.cancel) {
-    case PlannedCancel::kNone: break;
-    case PlannedCancel::kAfterAck: o.cancel_after_ack = true; break;
-    case PlannedCancel::kAtResultStart: o.cancel_after_response_bytes = 0; break;
-    case PlannedCancel::kMidRequest: o.cancel_after_request_bytes = r.plan.body.size() / 2; break;
+    case PlannedCancel::kNone:
+      break;
+    case PlannedCancel::kAfterAck:
+      o.cancel_after_ack = true;
+      break;
+    case PlannedCancel::kAtResultStart:
+      o.cancel_after_response_bytes = 0;
+      break;
+    case PlannedCancel::kMidRequest:
+      o.cancel_after_request_bytes = r.plan.body.size() / 2;
+      break;
   }
   in_flight.add(&canceller);
   const auto t0 = Clock::now();
@@ -197,7 +213,8 @@ int run(const Settings& s) {
       if (std::none_of(seen.begin(), seen.end(),
                        [&](const std::string& l) { return l.rfind(what, 0) == 0; })) {
         failures.push_back(std::string("self-check: the leak checks do not see the idle "
-                                       "containers' ") + what);
+                                       "containers' ") +
+                           what);
       }
     }
   }
@@ -227,15 +244,16 @@ int run(const Settings& s) {
   }
   for (std::thread& t : threads) t.join();
   injector.stop();
-  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  const double elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const FaultCounts faults = injector.counts();
 
-  std::map<std::string, int> endings, codes, planned, nack_reasons;
+  std::map<std::string, int> endings, codes, planned, nack_reasons, failure_details;
   int planned_total = 0;
   for (const CallRecord& r : records) {
     ++endings[ending_name(r.judgement.ending)];
     if (r.judgement.ending == Ending::kFailed) {
       ++codes[r.judgement.why.substr(0, r.judgement.why.find(':'))];
+      ++failure_details[r.judgement.why];
     }
     if (r.judgement.ending == Ending::kNacked) ++nack_reasons[r.judgement.why];
     if (r.cancel != PlannedCancel::kNone) {
@@ -261,7 +279,8 @@ int run(const Settings& s) {
                 std::chrono::duration<double>(Clock::now() - settle_t0).count(), s.idle_timeout_s);
     const client::RunnerStatusReply st = runner.harness().status();
     if (!st.ok || st.active != 0) {
-      leaks.push_back("Status: ok=" + std::to_string(st.ok) + " active=" + std::to_string(st.active));
+      leaks.push_back("Status: ok=" + std::to_string(st.ok) +
+                      " active=" + std::to_string(st.active));
     }
     // Our clients go first: an idle gRPC client acks the runner's shutdown
     // GOAWAY late and would stretch the drain (see RunnerHarness::stop).
@@ -281,22 +300,24 @@ int run(const Settings& s) {
   std::printf("\n== fn-runner-chaos summary (seed %llu) ==\n",
               static_cast<unsigned long long>(s.seed));
   std::printf("calls: %llu in %.1f s (%.0f/s) at concurrency %llu\n",
-              static_cast<unsigned long long>(s.calls), elapsed.count() / 1000.0,
-              s.calls * 1000.0 / std::max<int64_t>(1, elapsed.count()),
+              static_cast<unsigned long long>(s.calls), elapsed_s,
+              static_cast<double>(s.calls) / std::max(0.001, elapsed_s),
               static_cast<unsigned long long>(s.concurrency));
   std::printf("endings:");
   for (const auto& [name, n] : endings) std::printf(" %s=%d", name.c_str(), n);
   std::printf("\nfailure codes:");
   for (const auto& [code, n] : codes) std::printf(" %s=%d", code.c_str(), n);
+  for (const auto& [why, n] : failure_details) std::printf("\n  %4d x %s", n, why.c_str());
   std::printf("\nNACK reasons:");
   for (const auto& [why, n] : nack_reasons) std::printf(" \"%s\"=%d", why.c_str(), n);
-  std::printf("\nfaults injected: %llu (worker SIGKILL with container=%llu, worker SIGKILL "
-              "without=%llu, function SIGKILL=%llu, client cancel in flight=%llu)\n",
-              static_cast<unsigned long long>(faults.total() + planned_total),
-              static_cast<unsigned long long>(faults.worker_kills_busy),
-              static_cast<unsigned long long>(faults.worker_kills_spare),
-              static_cast<unsigned long long>(faults.function_kills),
-              static_cast<unsigned long long>(faults.client_cancels));
+  std::printf(
+      "\nfaults injected: %llu (worker SIGKILL with container=%llu, worker SIGKILL "
+      "without=%llu, function SIGKILL=%llu, client cancel in flight=%llu)\n",
+      static_cast<unsigned long long>(faults.total()) + planned_total,
+      static_cast<unsigned long long>(faults.worker_kills_busy),
+      static_cast<unsigned long long>(faults.worker_kills_spare),
+      static_cast<unsigned long long>(faults.function_kills),
+      static_cast<unsigned long long>(faults.client_cancels));
   std::printf("planned client cancels: %d (", planned_total);
   bool first = true;
   for (const auto& [name, n] : planned) {

@@ -19,10 +19,10 @@ namespace fs = std::filesystem;
 
 struct FormatImage {
   const char* image;
-  const char* binary;      // in FNR_BIN_DIR
-  const char* format;      // the call's format
-  const char* mode_key;    // the function's mode variable (call config)
-  const char* sleep_key;   // ... and its sleep variable
+  const char* binary;     // in FNR_BIN_DIR
+  const char* format;     // the call's format
+  const char* mode_key;   // the function's mode variable (call config)
+  const char* sleep_key;  // ... and its sleep variable
 };
 
 const FormatImage& image_of(Format f) {
@@ -52,13 +52,14 @@ std::vector<std::string> find_cgroup_bases(pid_t pid, const std::string& instanc
     std::string dir;
     if (ctrls.empty()) {
       const std::string leaf = "/supervisor";
-      if (path.size() >= leaf.size() && path.compare(path.size() - leaf.size(), leaf.size(), leaf) == 0) {
+      if (path.size() >= leaf.size() &&
+          path.compare(path.size() - leaf.size(), leaf.size(), leaf) == 0) {
         path.resize(path.size() - leaf.size());
       }
       dir = "/sys/fs/cgroup" + path;
-    } else if (ctrls.find("memory") != std::string::npos || ctrls.find("pids") != std::string::npos ||
-               ctrls.find("cpu") != std::string::npos) {
-      dir = "/sys/fs/cgroup/" + ctrls + path;
+    } else if (ctrls.find("memory") != std::string::npos ||
+               ctrls.find("pids") != std::string::npos || ctrls.find("cpu") != std::string::npos) {
+      dir.append("/sys/fs/cgroup/").append(ctrls).append(path);
     } else {
       continue;
     }
@@ -159,12 +160,18 @@ std::string text_body(std::mt19937_64& rng, size_t n) {
 
 const char* ending_name(Ending e) {
   switch (e) {
-    case Ending::kOk: return "ok";
-    case Ending::kFailed: return "failed";
-    case Ending::kNacked: return "nacked";
-    case Ending::kCancelled: return "cancelled";
-    case Ending::kHung: return "hung";
-    case Ending::kMalformed: return "malformed";
+    case Ending::kOk:
+      return "ok";
+    case Ending::kFailed:
+      return "failed";
+    case Ending::kNacked:
+      return "nacked";
+    case Ending::kCancelled:
+      return "cancelled";
+    case Ending::kHung:
+      return "hung";
+    case Ending::kMalformed:
+      return "malformed";
   }
   return "?";
 }
@@ -178,7 +185,8 @@ Judgement judge(const CallPlan& plan, const client::CallOutcome& out) {
     return bad(Ending::kHung, "our deadline passed");
   }
   if (out.cancelled_by_us && !out.finished) {
-    if (out.grpc_code == static_cast<int>(grpc::StatusCode::CANCELLED)) return {Ending::kCancelled, ""};
+    if (out.grpc_code == static_cast<int>(grpc::StatusCode::CANCELLED))
+      return {Ending::kCancelled, ""};
     return bad(Ending::kMalformed, "cancelled, but the stream did not end CANCELLED");
   }
   if (out.nacked) {
@@ -187,17 +195,19 @@ Judgement judge(const CallPlan& plan, const client::CallOutcome& out) {
   }
   if (out.finished && out.finished_success) {
     if (out.cancelled_by_us) return {Ending::kCancelled, "finished before the cancel"};
-    if (!e2e::finished_ok(out, plan.id)) return bad(Ending::kMalformed, "a success not as specified");
+    if (!e2e::finished_ok(out, plan.id))
+      return bad(Ending::kMalformed, "a success not as specified");
     if (out.body != plan.body) {
       return bad(Ending::kMalformed, "the echo came back different (" +
-                                          std::to_string(out.body.size()) + " of " +
-                                          std::to_string(plan.body.size()) + " bytes)");
+                                         std::to_string(out.body.size()) + " of " +
+                                         std::to_string(plan.body.size()) + " bytes)");
     }
     return {Ending::kOk, ""};
   }
   if (out.finished) {
     if (out.error_code == 504) return bad(Ending::kHung, "the runner's timeout");
-    if (out.cancelled_by_us) return {Ending::kCancelled, "failed before the cancel: " + out.details};
+    if (out.cancelled_by_us)
+      return {Ending::kCancelled, "failed before the cancel: " + out.details};
     if (out.error_code == 0 || out.grpc_code != 0) {
       return bad(Ending::kMalformed, "a failure without a code or with a stream error");
     }

@@ -32,7 +32,9 @@ FaultInjector::FaultInjector(pid_t supervisor, uint64_t seed, FaultMix mix, InFl
 
 FaultInjector::~FaultInjector() { stop(); }
 
-void FaultInjector::start() { thread_ = std::thread([this] { run(); }); }
+void FaultInjector::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void FaultInjector::stop() {
   {
@@ -52,8 +54,8 @@ void FaultInjector::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const auto span = mix_.max_gap - mix_.min_gap;
-    const auto gap =
-        mix_.min_gap + std::chrono::milliseconds(span.count() > 0 ? rng_() % (span.count() + 1) : 0);
+    const auto gap = mix_.min_gap +
+                     std::chrono::milliseconds(span.count() > 0 ? rng_() % (span.count() + 1) : 0);
     // The pause paces the faults; stop() cuts it short.
     if (wake_.wait_for(lock, gap, [this] { return stopping_; })) break;
     lock.unlock();

@@ -102,7 +102,8 @@ std::vector<std::string> leaks_while_idle(ChaosRunner& runner, const FdBaseline*
     std::string what;
     for (const ReservationView& e : ledger.entries) {
       what += " [" + e.call_id + " " + std::to_string(e.mib) + " MiB " +
-              std::string(reservation_state_name(e.state)) + " pid " + std::to_string(e.owner_pid) + "]";
+              std::string(reservation_state_name(e.state)) + " pid " + std::to_string(e.owner_pid) +
+              "]";
     }
     leaks.push_back("ledger holds " + std::to_string(ledger.reserved_mib) + " MiB in " +
                     std::to_string(ledger.entries.size()) + " entries:" + what);

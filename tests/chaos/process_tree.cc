@@ -66,7 +66,9 @@ std::string describe_socket(const std::string& target) {
       std::string num, ref, proto, flags, type, st, ino, path;
       f >> num >> ref >> proto >> flags >> type >> st >> ino >> path;
       if (ino == inode) {
-        return target + " unix " + (path.empty() ? "anon" : path) + " type " + type + " st " + st;
+        std::string out = target;
+        out.append(" unix ").append(path.empty() ? "anon" : path);
+        return out.append(" type ").append(type).append(" st ").append(st);
       }
     }
   }
@@ -79,7 +81,10 @@ std::string describe_socket(const std::string& target) {
       std::istringstream f(line);
       std::string sl, local, rem, st, q, tr, re, uid, timeout, ino;
       f >> sl >> local >> rem >> st >> q >> tr >> re >> uid >> timeout >> ino;
-      if (ino == inode) return target + " tcp " + local + "->" + rem + " st " + st;
+      if (ino == inode) {
+        std::string out = target;
+        return out.append(" tcp ").append(local).append("->").append(rem).append(" st ").append(st);
+      }
     }
   }
   return target;

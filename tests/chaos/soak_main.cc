@@ -179,12 +179,12 @@ T max_of(const std::vector<Sample>& v, size_t from, size_t to, Get get) {
 }
 
 int run(const Settings& s) {
-  std::printf("fn-runner-soak: %llds (warm-up %llds) at concurrency %llu, 1 in %llu calls cold, "
-              "sampling every %llds\n",
-              static_cast<long long>(s.duration.count()), static_cast<long long>(s.warmup.count()),
-              static_cast<unsigned long long>(s.concurrency),
-              static_cast<unsigned long long>(s.cold_every),
-              static_cast<long long>(s.sample.count()));
+  std::printf(
+      "fn-runner-soak: %llds (warm-up %llds) at concurrency %llu, 1 in %llu calls cold, "
+      "sampling every %llds\n",
+      static_cast<long long>(s.duration.count()), static_cast<long long>(s.warmup.count()),
+      static_cast<unsigned long long>(s.concurrency), static_cast<unsigned long long>(s.cold_every),
+      static_cast<long long>(s.sample.count()));
   std::fflush(stdout);
   ChaosRunner runner(ChaosRunnerOptions{});
   std::string error;
@@ -226,6 +226,7 @@ int run(const Settings& s) {
   load.pause();
   std::vector<std::string> quiet1 =
       settle([&] { return leaks_while_idle(runner, nullptr); }, seconds(60));
+  failures.reserve(failures.size() + quiet1.size());
   for (const std::string& l : quiet1) failures.push_back("after the warm-up, not idle: " + l);
   const FdBaseline baseline = fd_baseline(sup);
   const uint64_t rss_quiet1 = rss_kib(sup);
@@ -269,9 +270,8 @@ int run(const Settings& s) {
   }
   if (n >= 3 && fds_last > fds_first + s.fd_noise) {
     failures.push_back("fds (beyond workers') grew: max " + std::to_string(fds_first) +
-                       " in the first third, " +
-                       std::to_string(fds_last) + " in the last (allowed +" +
-                       std::to_string(s.fd_noise) + ")");
+                       " in the first third, " + std::to_string(fds_last) +
+                       " in the last (allowed +" + std::to_string(s.fd_noise) + ")");
   }
   if (load.failures() != 0) {
     failures.push_back(std::to_string(load.failures()) + " calls did not succeed");
@@ -294,16 +294,18 @@ int run(const Settings& s) {
               static_cast<unsigned long long>(load.calls()),
               static_cast<unsigned long long>(load.cold_calls()),
               static_cast<unsigned long long>(steady_calls), steady_s,
-              steady_calls / std::max(1.0, steady_s),
+              static_cast<double>(steady_calls) / std::max(1.0, steady_s),
               static_cast<unsigned long long>(load.failures()));
-  std::printf("RSS KiB: max first third %llu, max last third %llu (allowed +%llu); quiet %llu -> "
-              "%llu\n",
-              static_cast<unsigned long long>(rss_first), static_cast<unsigned long long>(rss_last),
-              static_cast<unsigned long long>(rss_allow),
-              static_cast<unsigned long long>(rss_quiet1),
-              static_cast<unsigned long long>(rss_quiet2));
-  std::printf("fds beyond 2 per worker: max first third %d, max last third %d (allowed +%d); quiet %d -> %d\n",
-              fds_first, fds_last, s.fd_noise, baseline.count, fds_quiet2);
+  std::printf(
+      "RSS KiB: max first third %llu, max last third %llu (allowed +%llu); quiet %llu -> "
+      "%llu\n",
+      static_cast<unsigned long long>(rss_first), static_cast<unsigned long long>(rss_last),
+      static_cast<unsigned long long>(rss_allow), static_cast<unsigned long long>(rss_quiet1),
+      static_cast<unsigned long long>(rss_quiet2));
+  std::printf(
+      "fds beyond 2 per worker: max first third %d, max last third %d (allowed +%d); quiet %d -> "
+      "%d\n",
+      fds_first, fds_last, s.fd_noise, baseline.count, fds_quiet2);
   std::printf("leaks found: %zu\n", leaks.size());
   for (const std::string& l : leaks) std::printf("  LEAK: %s\n", l.c_str());
   for (const std::string& f : failures) std::printf("  FAIL: %s\n", f.c_str());
