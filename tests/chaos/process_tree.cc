@@ -142,6 +142,18 @@ int fd_count(pid_t pid) {
   return static_cast<int>(numeric_entries(dir).size());
 }
 
+FdKinds fd_kinds(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (::access(dir.c_str(), F_OK) != 0) return {};
+  FdKinds k;
+  k.total = 0;
+  for (const pid_t fd : numeric_entries(dir)) {
+    ++k.total;
+    if (read_link(dir + "/" + std::to_string(fd)) == "anon_inode:[pidfd]") ++k.pidfds;
+  }
+  return k;
+}
+
 std::vector<std::string> fd_targets(pid_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
   std::vector<std::string> out;

@@ -32,6 +32,13 @@ class ProcessTree {
 [[nodiscard]] uint64_t rss_kib(pid_t pid);
 // Number of open fds of `pid` (entries of /proc/<pid>/fd), -1 if it is gone.
 [[nodiscard]] int fd_count(pid_t pid);
+// Open fds of `pid` and how many of them are pidfds, from one listing of
+// /proc/<pid>/fd (the supervisor holds one pidfd per worker).
+struct FdKinds {
+  int total = -1;  // -1: gone
+  int pidfds = 0;
+};
+[[nodiscard]] FdKinds fd_kinds(pid_t pid);
 // What each open fd of `pid` points at ("socket:[123]", "/dev/null", ...),
 // sorted, for saying which fds leaked.
 [[nodiscard]] std::vector<std::string> fd_targets(pid_t pid);
