@@ -55,7 +55,8 @@ void FrameStream::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* /*buf*/) {
   auto* self = static_cast<FrameStream*>(s->data);
   if (self == nullptr || n == 0) return;
   if (n < 0) {
-    self->fail(n == UV_EOF ? "peer closed the stream" : std::string("read: ") + uv_strerror(static_cast<int>(n)));
+    self->fail(n == UV_EOF ? "peer closed the stream"
+                           : std::string("read: ") + uv_strerror(static_cast<int>(n)));
     return;
   }
   self->decoder_.commit(static_cast<size_t>(n));
@@ -69,6 +70,7 @@ void FrameStream::dispatch() {
   if (dispatching_) return;
   dispatching_ = true;
   Frame frame{};
+  bool delivered = false;
   while (open() && reading_) {
     const FrameDecoder::Status st = decoder_.next(frame);
     if (st == FrameDecoder::Status::kNeedMore) break;
@@ -78,8 +80,10 @@ void FrameStream::dispatch() {
       return;
     }
     handler_->on_frame(frame.type, frame.payload);
+    delivered = true;
   }
   dispatching_ = false;
+  if (delivered) handler_->on_frames_done();
 }
 
 bool FrameStream::send(FrameType type, std::string_view payload) {

@@ -31,6 +31,9 @@ class FrameStream {
     // The write queue fell to the low watermark after passing the high one,
     // or emptied after notify_when_empty().
     virtual void on_drain() {}
+    // The frames that one read brought have all been delivered: a handler
+    // that batches its own output (gRPC writes) sends it now.
+    virtual void on_frames_done() {}
   };
   // Handlers must not destroy the FrameStream from inside a callback: call
   // close() and free it later.

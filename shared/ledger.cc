@@ -543,6 +543,15 @@ bool Ledger::set_owner(ReservationId id, pid_t owner, ReservationState state) {
   return true;
 }
 
+bool Ledger::set_state(ReservationId id, ReservationState state) {
+  if (!counts(state)) return false;
+  SegmentLock lock(impl_->seg);
+  Entry* e = impl_->seg.live(id);
+  if (e == nullptr) return false;
+  commit_state(*e, state);
+  return true;
+}
+
 bool Ledger::label(ReservationId id, std::string_view call_id, std::string_view text,
                    uint32_t calls) {
   SegmentLock lock(impl_->seg);

@@ -74,6 +74,9 @@ class Ledger {
   std::optional<ReservationId> reserve(std::string_view call_id, uint32_t mib, pid_t owner = 0);
   // Hands the reservation to another process (the worker) and state.
   bool set_owner(ReservationId id, pid_t owner, ReservationState state);
+  // Changes only the state (idle <-> running of a hot container): no /proc
+  // read, so it is cheap enough for every call.
+  bool set_state(ReservationId id, ReservationState state);
   // Updates what an entry says about its holder (the call it runs now, a
   // label such as the image, calls served); false for a stale id.
   bool label(ReservationId id, std::string_view call_id, std::string_view text, uint32_t calls);

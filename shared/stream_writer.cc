@@ -2,6 +2,8 @@
 
 #include <memory>
 
+#include "shared/uv_handles.h"
+
 namespace fnr {
 
 struct StreamWriter::Pending {
@@ -12,7 +14,26 @@ struct StreamWriter::Pending {
 
 StreamWriter::~StreamWriter() { detach(); }
 
+void StreamWriter::attach(uv_stream_t* stream) {
+  stream_ = stream;
+  flush_check_ = new uv_check_t{};
+  uv_check_init(stream->loop, flush_check_);
+  flush_check_->data = this;
+  flush_idle_ = new uv_idle_t{};
+  uv_idle_init(stream->loop, flush_idle_);
+  flush_idle_->data = this;
+}
+
 void StreamWriter::detach() {
+  if (stream_ != nullptr && queued_ == 0 && !gathered_.empty()) {
+    // Best effort, as an ungathered write would have been: the peer may
+    // still read what was sent just before the close.
+    uv_buf_t buf = uv_buf_init(gathered_.data(), static_cast<unsigned>(gathered_.size()));
+    (void)uv_try_write(stream_, &buf, 1);
+  }
+  gathered_.clear();
+  close_and_free(flush_check_);
+  close_and_free(flush_idle_);
   alive_->writer = nullptr;
   alive_ = std::make_shared<Alive>(Alive{this});
   stream_ = nullptr;
@@ -21,6 +42,40 @@ void StreamWriter::detach() {
 
 int StreamWriter::write(std::string_view a, std::string_view b) {
   if (stream_ == nullptr) return UV_EPIPE;
+  const size_t n = a.size() + b.size();
+  if (n < kGatherBelow && gathered_.size() + n <= kGatherBelow * 4) {
+    if (gathered_.empty()) arm_flush();
+    gathered_.append(a).append(b);
+    if (queued() >= kHighWatermark) want_drain_ = true;
+    return 0;
+  }
+  if (int rc = flush(); rc != 0) return rc;
+  return write_now(a, b);
+}
+
+void StreamWriter::arm_flush() {
+  uv_check_start(flush_check_, [](uv_check_t* h) {
+    if (auto* self = static_cast<StreamWriter*>(h->data)) self->flush_at_turn_end();
+  });
+  uv_idle_start(flush_idle_, [](uv_idle_t*) {});
+}
+
+void StreamWriter::flush_at_turn_end() {
+  if (int rc = flush(); rc != 0) on_error_(rc);
+}
+
+int StreamWriter::flush() {
+  if (gathered_.empty()) return 0;
+  uv_check_stop(flush_check_);
+  uv_idle_stop(flush_idle_);
+  const int rc = write_now(gathered_, {});
+  gathered_.clear();
+  // What left at once has no write callback to report it.
+  if (rc == 0) check_drain();
+  return rc;
+}
+
+int StreamWriter::write_now(std::string_view a, std::string_view b) {
   size_t written = 0;
   if (queued_ == 0) {
     uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(a.data()), static_cast<unsigned>(a.size())),
@@ -61,11 +116,14 @@ void StreamWriter::on_written(uv_write_t* req, int status) {
     self->on_error_(status);
     return;
   }
-  if ((self->want_drain_ && self->queued_ <= kLowWatermark) ||
-      (self->want_empty_ && self->queued_ == 0)) {
-    self->want_drain_ = false;
-    self->want_empty_ = false;
-    self->on_drain_();
+  self->check_drain();
+}
+
+void StreamWriter::check_drain() {
+  if ((want_drain_ && queued() <= kLowWatermark) || (want_empty_ && queued() == 0)) {
+    want_drain_ = false;
+    want_empty_ = false;
+    on_drain_();
   }
 }
 

@@ -113,9 +113,11 @@ void Engagement::nack(const std::string& reason) {
   RunnerMsg m;
   m.mutable_acknowledged()->set_committed(false);
   m.mutable_acknowledged()->set_details(reason);
+  cork();
   send(std::move(m));
   // The May-2018 LB ignores the ack: only this status makes it retry.
   finish_after_writes(grpc::Status(kBusyCode, reason));
+  uncork();
 }
 
 void Engagement::forward_data(DataFrame* frame) {
@@ -134,31 +136,90 @@ void Engagement::forward_data(DataFrame* frame) {
   // The next read is asked for by the loop once the worker took this one.
 }
 
+struct Engagement::WriteStep {
+  enum class Kind { kNone, kWrite, kWriteAndFinish, kFinish } kind = Kind::kNone;
+  const RunnerMsg* msg = nullptr;
+  grpc::WriteOptions options;
+};
+
+// Picks what the single writer does next; mu_ held, writing_ false.
+Engagement::WriteStep Engagement::next_write_locked() {
+  WriteStep step;
+  if (corked_ || finish_called_) return step;
+  if (out_.empty()) {
+    if (finish_requested_ && !finish_called_) {
+      finish_called_ = true;
+      step.kind = WriteStep::Kind::kFinish;
+    }
+    return step;
+  }
+  writing_ = true;
+  step.msg = &out_.front();
+  if (out_.size() == 1 && finish_requested_ && !finish_called_) {
+    // The last message and the status share one batch (and, for a small
+    // response, one TCP write with the rest).
+    finish_called_ = true;
+    step.kind = WriteStep::Kind::kWriteAndFinish;
+    return step;
+  }
+  // More is queued behind it: gRPC may hold this one and send them together.
+  if (out_.size() > 1) step.options.set_buffer_hint();
+  step.kind = WriteStep::Kind::kWrite;
+  return step;
+}
+
+void Engagement::run(const WriteStep& step) {
+  switch (step.kind) {
+    case WriteStep::Kind::kNone:
+      return;
+    case WriteStep::Kind::kWrite:
+      return StartWrite(step.msg, step.options);
+    case WriteStep::Kind::kWriteAndFinish:
+      return StartWriteAndFinish(step.msg, step.options, final_status_);
+    case WriteStep::Kind::kFinish:
+      return Finish(final_status_);
+  }
+}
+
 void Engagement::send(RunnerMsg&& msg) {
-  const RunnerMsg* start = nullptr;
+  WriteStep step;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_called_ || finish_requested_ || cancelled_) return;
     out_bytes_ += msg.ByteSizeLong();
     out_.push_back(std::move(msg));
-    if (!writing_) {
-      writing_ = true;
-      start = &out_.front();
-    }
+    if (!writing_) step = next_write_locked();
   }
-  if (start != nullptr) StartWrite(start);
+  run(step);
+}
+
+void Engagement::cork() {
+  std::lock_guard<std::mutex> lock(mu_);
+  corked_ = true;
+}
+
+void Engagement::uncork() {
+  WriteStep step;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!corked_) return;
+    corked_ = false;
+    if (!writing_) step = next_write_locked();
+  }
+  run(step);
 }
 
 void Engagement::finish_after_writes(const grpc::Status& status) {
+  WriteStep step;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finish_called_ || finish_requested_) return;
     finish_requested_ = true;
     final_status_ = status;
-    if (writing_) return;  // OnWriteDone finishes after the last write
-    finish_called_ = true;
+    // A write in flight or a cork: whoever sends the last message finishes.
+    if (!writing_) step = next_write_locked();
   }
-  Finish(status);
+  run(step);
 }
 
 bool Engagement::writes_over_watermark() {
@@ -171,8 +232,7 @@ bool Engagement::writes_over_watermark() {
 }
 
 void Engagement::OnWriteDone(bool ok) {
-  const RunnerMsg* next = nullptr;
-  bool finish = false;
+  WriteStep step;
   bool drained = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -184,20 +244,13 @@ void Engagement::OnWriteDone(bool ok) {
       out_.clear();
       out_bytes_ = 0;
     }
-    if (!out_.empty()) {
-      writing_ = true;
-      next = &out_.front();
-    } else if (finish_requested_ && !finish_called_) {
-      finish_called_ = true;
-      finish = true;
-    }
+    step = next_write_locked();
     if (wants_drain_ && out_bytes_ <= kWriteLowWatermark) {
       wants_drain_ = false;
       drained = true;
     }
   }
-  if (next != nullptr) StartWrite(next);
-  if (finish) Finish(final_status_);
+  run(step);
   if (drained) ctx_.loop->post([self = shared_from_this()] { self->loop_writes_drained(); });
 }
 
@@ -256,7 +309,7 @@ void Engagement::loop_place() {
                   std::hash<std::string>{}(slot_key_)&0xFFFFFFFFU);
     w->label = call_->image + " #" + key_hash;
   } else if (w->reservation) {
-    ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kRunning);
+    ctx_.ledger->set_state(*w->reservation, ReservationState::kRunning);
   }
   reserved_at_ = Clock::now();
   started_at_ = reserved_at_;
@@ -310,6 +363,8 @@ void Engagement::loop_request_eof() {
   if (worker_ != nullptr && !completed_) worker_->link().send(FrameType::kRequestEof, {});
 }
 
+void Engagement::on_worker_frames_done() { uncork(); }
+
 void Engagement::on_worker_drain() {
   // The worker took the request bytes we had queued: ask gRPC for more.
   if (!eof_seen_.load()) read_next();
@@ -334,6 +389,8 @@ void Engagement::loop_client_gone() {
 
 void Engagement::on_worker_frame(FrameType type, std::span<const char> payload) {
   if (completed_) return;
+  // What this read brought (result start, data, finished) leaves together.
+  cork();
   switch (type) {
     case FrameType::kResultStart:
       return on_result_start(payload);
@@ -389,6 +446,7 @@ void Engagement::on_finished(std::span<const char> payload) {
 
 void Engagement::on_worker_lost(int wait_status) {
   worker_ = nullptr;
+  uncork();
   if (!completed_) {
     spdlog::error("call {}: worker died ({}) before finishing the call", call_->id,
                   WIFSIGNALED(wait_status) ? "signal " + std::to_string(WTERMSIG(wait_status))
@@ -413,6 +471,7 @@ void Engagement::fail_and_drop(int code, const std::string& message) {
 // pool idle; any other worker is told to end, and the pool releases its
 // capacity once it is gone.
 void Engagement::drop_worker(bool keep) {
+  uncork();  // the worker's end-of-batch callback no longer reaches us
   if (worker_ == nullptr) return;
   WorkerHandle* w = std::exchange(worker_, nullptr);
   w->detach();

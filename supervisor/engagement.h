@@ -56,9 +56,16 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   void handle_try(const TryCall& t);
   void nack(const std::string& reason);
   void forward_data(DataFrame* frame);
-  // Thread-safe.
+  // Thread-safe. While corked, messages only queue; uncork() sends the
+  // batch with gRPC's buffer hint on all but the last, and a batch that
+  // ends the call leaves with its status in one operation.
   void send(RunnerMsg&& msg);
   void finish_after_writes(const grpc::Status& status);
+  void cork();
+  void uncork();
+  struct WriteStep;
+  WriteStep next_write_locked();
+  void run(const WriteStep& step);
   void read_next();
   [[nodiscard]] bool writes_over_watermark();
 
@@ -70,6 +77,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   void loop_writes_drained();
   void on_worker_frame(FrameType type, std::span<const char> payload) override;
   void on_worker_drain() override;
+  void on_worker_frames_done() override;
   void on_worker_lost(int wait_status) override;
   void on_result_start(std::span<const char> payload);
   void on_response_data(std::span<const char> payload);
@@ -99,6 +107,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   std::deque<RunnerMsg> out_;
   size_t out_bytes_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool finish_requested_ = false;
   bool finish_called_ = false;
   bool wants_drain_ = false;

@@ -37,6 +37,10 @@ void WorkerHandle::on_frame(FrameType type, std::span<const char> payload) {
   shut_down(std::chrono::milliseconds(0));
 }
 
+void WorkerHandle::on_frames_done() {
+  if (client_ != nullptr) client_->on_worker_frames_done();
+}
+
 void WorkerHandle::on_drain() {
   if (client_ != nullptr) client_->on_worker_drain();
 }

@@ -30,6 +30,7 @@ class WorkerHandle final : public FrameStream::Handler {
     virtual ~Client() = default;
     virtual void on_worker_frame(FrameType type, std::span<const char> payload) = 0;
     virtual void on_worker_drain() = 0;
+    virtual void on_worker_frames_done() {}
     // The worker is gone (exit status as wait(2)); the client is detached.
     virtual void on_worker_lost(int wait_status) = 0;
   };
@@ -68,6 +69,7 @@ class WorkerHandle final : public FrameStream::Handler {
 
  private:
   void on_frame(FrameType type, std::span<const char> payload) override;
+  void on_frames_done() override;
   void on_stream_closed(const std::string& reason) override;
   void on_drain() override;
   void on_exit(int wait_status);

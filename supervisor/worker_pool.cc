@@ -109,7 +109,7 @@ void WorkerPool::park(WorkerHandle* w) {
   if (shutting_down_ || w->lost()) return evict(w, "shutting down");
   w->set_state(WorkerHandle::State::kIdle);
   w->last_used = std::chrono::steady_clock::now();
-  if (w->reservation) ctx_.ledger->set_owner(*w->reservation, w->pid(), ReservationState::kIdle);
+  if (w->reservation) ctx_.ledger->set_state(*w->reservation, ReservationState::kIdle);
   idle_[w->slot_key].push_back(w);
   w->on_idle_expired = [this, w] { evict(w, "idle timeout"); };
   uv_timer_start(
