@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
     watchdog.stop();
     loop.stop();
     fnr::Ledger::remove(ctx.config.ledger_name);
+    fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
     spdlog::info("stopped");
   } catch (const std::exception& ex) {
     spdlog::critical("fatal: {}", ex.what());

@@ -154,7 +154,15 @@ std::vector<std::string> leaks_after_exit(ChaosRunner& runner) {
   check_cgroups(runner, leaks);
   check_mounts(runner, leaks);
   check_runtime_dir(runner, leaks);
+  // A clean exit takes the instance's own cgroups and scratch dir with it;
+  // left, they pile up on the host with every runner instance that ran.
   std::error_code ec;
+  for (const std::string& base : runner.cgroup_bases()) {
+    if (fs::exists(base, ec)) leaks.push_back("instance cgroup left: " + base);
+  }
+  if (fs::exists(runner.instance_runtime_dir(), ec)) {
+    leaks.push_back("instance scratch dir left: " + runner.instance_runtime_dir());
+  }
   if (fs::exists("/dev/shm/" + runner.harness().ledger_name(), ec)) {
     leaks.push_back("ledger segment /dev/shm/" + runner.harness().ledger_name() + " left");
   }

@@ -26,8 +26,9 @@ struct FdBaseline {
                                                         const FdBaseline* baseline);
 
 // After the runner exited: no worker of that supervisor running anywhere, no
-// function process, no cgroup of the instance, no mount, no socket file or
-// scratch dir, no ledger segment.
+// function process, no cgroup of the instance (its own directories
+// included), no mount, no socket file or scratch dir (the instance's dir
+// included), no ledger segment.
 [[nodiscard]] std::vector<std::string> leaks_after_exit(ChaosRunner& runner);
 
 }  // namespace fnr::chaos
