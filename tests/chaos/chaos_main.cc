@@ -10,14 +10,18 @@
 // code, a NACK, or CANCELLED for ours; no hang, no protocol deviation);
 // once the idle containers are reaped the ledger must be empty, and no
 // worker (but the spares), function, cgroup, mount, socket file or scratch
-// dir left, and the supervisor's fds back at their baseline; after SIGTERM
-// the runner must exit 0 and leave nothing at all. Exit 0 only then; else
+// dir left, and the supervisor's fds back at their baseline. Then SIGTERM
+// comes while calls run and faults go on: those calls must still end
+// well-formed, later ones be refused, the runner exit 0 and leave nothing
+// at all. Exit 0 only then; else
 // 1 with the list of what was wrong. 77: skipped (not root).
 //
 // Flags (--name=value): calls (500), concurrency (8), seed (random; printed),
 // capacity-mib (1024), idle-timeout (2 s), fault-gap-min-ms (20),
-// fault-gap-max-ms (150), planned-cancel-pct (8), settle-timeout (60 s).
+// fault-gap-max-ms (150), planned-cancel-pct (8), settle-timeout (60 s),
+// drain-calls (16: calls in flight when SIGTERM comes, faults continuing).
 // FNR_E2E_KEEP_TMP=1 keeps the runner's temp dir (runner.log).
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -26,9 +30,9 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -40,6 +44,8 @@
 #include "tests/chaos/flags.h"
 #include "tests/chaos/leak_check.h"
 #include "tests/chaos/process_tree.h"
+#include "tests/e2e/outcome_checks.h"
+#include "tests/e2e/process_watch.h"
 
 namespace fnr::chaos {
 namespace {
@@ -63,6 +69,7 @@ struct Settings {
   FaultMix mix;
   uint64_t planned_cancel_pct = 8;
   seconds settle_timeout{60};
+  uint64_t drain_calls = 16;
 };
 
 enum class PlannedCancel { kNone, kAfterAck, kAtResultStart, kMidRequest };
@@ -148,6 +155,88 @@ std::vector<std::string> settle(const std::function<std::vector<std::string>()>&
     if (found.empty() || Clock::now() >= deadline) return found;
     std::this_thread::sleep_for(milliseconds(100));  // polling: no event for "nothing left"
   }
+}
+
+// The stop, under load and faults: `drain-calls` calls that sleep 0.3 to
+// 1.5 s are running when SIGTERM comes, the injector keeps killing and
+// cancelling; every one of them must still end well-formed, calls that
+// come after the SIGTERM must be refused promptly, and
+// the runner must exit 0 within its drain timeout plus the kill grace.
+void drain_under_faults(ChaosRunner& runner, client::LbClient& lb, const Settings& s,
+                        std::vector<std::string>& failures) {
+  std::vector<CallRecord> calls(s.drain_calls);
+  for (uint64_t i = 0; i < s.drain_calls; ++i) {
+    std::mt19937_64 rng(s.seed * 7919 + i);
+    calls[i].plan =
+        make_call(kAllFormats[i % std::size(kAllFormats)], runner.marker(), static_cast<int>(i % 3),
+                  300 + static_cast<int>(rng() % 1200), text_body(rng, 1 + rng() % 4096),
+                  s.idle_timeout_s, kCallTimeoutS, kCallMib);
+  }
+  InFlight in_flight;
+  FaultInjector injector(runner.pid(), s.seed + 1, s.mix, in_flight);
+  injector.start();
+  std::vector<std::thread> threads;
+  threads.reserve(calls.size());
+  for (CallRecord& r : calls) threads.emplace_back([&] { run_call(lb, in_flight, r); });
+  // SIGTERM once most of them run (or after a bound: then fewer are caught).
+  const auto running = [&] {
+    size_t n = 0;
+    for (const ReservationView& e : runner.harness().ledger().entries) {
+      n += e.state == ReservationState::kRunning ? 1 : 0;
+    }
+    return n;
+  };
+  e2e::wait_until([&] { return running() * 2 >= calls.size(); }, seconds(10));
+  const size_t caught = running();
+  std::optional<int> exit;
+  std::thread stopper([&] { exit = runner.harness().stop(seconds(40)); });
+  std::vector<client::CallOutcome> late;
+  if (runner.harness().wait_for_log("draining:", seconds(10))) {
+    for (int i = 0; i < 4; ++i) {
+      std::mt19937_64 rng(s.seed + 100 + i);
+      const CallPlan p = make_call(Format::kDefault, runner.marker(), 0, 0, text_body(rng, 10),
+                                   s.idle_timeout_s, kCallTimeoutS, kCallMib);
+      client::CallOptions o;
+      o.deadline = kClientDeadline;
+      late.push_back(lb.engage(p.json, p.body, o));
+    }
+  } else {
+    failures.emplace_back("drain: the runner never logged that it drains");
+  }
+  for (std::thread& t : threads) t.join();
+  stopper.join();
+  injector.stop();
+  const FaultCounts f = injector.counts();
+  std::map<std::string, int> endings;
+  for (const CallRecord& r : calls) {
+    ++endings[ending_name(r.judgement.ending)];
+    if (r.judgement.ending == Ending::kHung || r.judgement.ending == Ending::kMalformed) {
+      failures.push_back("drain: call " + r.plan.id + " " + ending_name(r.judgement.ending) + ": " +
+                         r.judgement.why);
+    }
+  }
+  int refused = 0;
+  for (const client::CallOutcome& o : late) {
+    // As DrainTest has it: not committed, nothing served, a prompt non-OK
+    // status (a NACK, or gRPC refusing streams once Shutdown began).
+    if (!o.committed && !o.finished_success && o.body.empty() && o.grpc_code > 0 &&
+        o.grpc_code != static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED)) {
+      ++refused;
+    } else {
+      failures.push_back("drain: a call after SIGTERM was not refused: " + e2e::describe(o));
+    }
+  }
+  const ::testing::AssertionResult clean = e2e::exited_cleanly(exit);
+  if (!clean) failures.push_back(std::string("stop (SIGTERM) under load: ") + clean.message());
+  std::printf("drain: SIGTERM with %zu of %zu calls running; endings:", caught, calls.size());
+  for (const auto& [name, n] : endings) std::printf(" %s=%d", name.c_str(), n);
+  std::printf(
+      "; %d of %zu later calls refused; faults meanwhile %llu (worker %llu, function %llu, "
+      "cancel %llu)\n",
+      refused, late.size(), static_cast<unsigned long long>(f.total()),
+      static_cast<unsigned long long>(f.worker_kills_busy + f.worker_kills_spare),
+      static_cast<unsigned long long>(f.function_kills),
+      static_cast<unsigned long long>(f.client_cancels));
 }
 
 bool supervisor_alive(ChaosRunner& runner) { return ::kill(runner.pid(), 0) == 0; }
@@ -282,13 +371,9 @@ int run(const Settings& s) {
       leaks.push_back("Status: ok=" + std::to_string(st.ok) +
                       " active=" + std::to_string(st.active));
     }
-    // Our clients go first: an idle gRPC client acks the runner's shutdown
-    // GOAWAY late and would stretch the drain (see RunnerHarness::stop).
     lb_april.reset();
+    drain_under_faults(runner, *lb_may, s, failures);
     lb_may.reset();
-    const std::optional<int> exit = runner.harness().stop(seconds(30));
-    const ::testing::AssertionResult clean = e2e::exited_cleanly(exit);
-    if (!clean) failures.push_back(std::string("stop (SIGTERM): ") + clean.message());
     for (const std::string& l : settle([&] { return leaks_after_exit(runner); }, seconds(10))) {
       leaks.push_back("after exit: " + l);
     }
@@ -354,6 +439,7 @@ int main(int argc, char** argv) {
     s.mix.max_gap = std::chrono::milliseconds(flags.get("fault-gap-max-ms", 150));
     s.planned_cancel_pct = flags.get("planned-cancel-pct", s.planned_cancel_pct);
     s.settle_timeout = std::chrono::seconds(flags.get("settle-timeout", 60));
+    s.drain_calls = flags.get("drain-calls", s.drain_calls);
     if (const std::string typos = flags.unused(); !typos.empty()) {
       std::fprintf(stderr, "unknown flags:%s\n", typos.c_str());
       return 2;
