@@ -138,7 +138,7 @@ class FakeEngage : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg> {
   }
 
  private:
-  enum class Action { kNone, kWrite, kFinish };
+  enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
 
   void on_try_locked() {
     call_started_ = true;
@@ -217,9 +217,17 @@ class FakeEngage : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg> {
   Action next_action_locked() {
     if (writing_) return Action::kNone;
     if (!queue_.empty()) {
+      // Batched as the runner batches: a buffer hint while more is queued,
+      // and the last message leaves with the status.
       out_ = std::move(queue_.front());
       queue_.pop_front();
       writing_ = true;
+      write_options_ = grpc::WriteOptions();
+      if (queue_.empty() && finish_status_ && !finish_called_) {
+        finish_called_ = true;
+        return Action::kWriteAndFinish;
+      }
+      if (!queue_.empty()) write_options_.set_buffer_hint();
       return Action::kWrite;
     }
     if (finish_status_ && !finish_called_) {
@@ -230,8 +238,9 @@ class FakeEngage : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg> {
   }
 
   void perform(Action a) {
-    if (a == Action::kWrite) StartWrite(&out_);
+    if (a == Action::kWrite) StartWrite(&out_, write_options_);
     // Last: may delete this.
+    if (a == Action::kWriteAndFinish) StartWriteAndFinish(&out_, write_options_, *finish_status_);
     if (a == Action::kFinish) Finish(*finish_status_);
   }
 
@@ -239,6 +248,7 @@ class FakeEngage : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg> {
   std::mutex mu_;
   ClientMsg in_;
   RunnerMsg out_;  // the one write in flight
+  grpc::WriteOptions write_options_;
   std::deque<RunnerMsg> queue_;
   bool writing_ = false;
   bool call_started_ = false;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench/channels.h"
+#include "bench/child_server.h"
 #include "bench/coldstart.h"
 #include "bench/driver.h"
 #include "bench/engage_bench.h"
@@ -22,10 +23,19 @@ constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
 std::optional<RunResult> run_pingpong(const Options& o) {
   std::string error;
-  const std::unique_ptr<EchoServer> server = EchoServer::start(&error);
+  std::unique_ptr<EchoServer> in_process;
+  std::unique_ptr<ChildServer> child;
+  std::string address;
+  if (o.pingpong_in_process) {
+    in_process = EchoServer::start(&error);
+    if (in_process) address = in_process->address();
+  } else {
+    child = ChildServer::start("echo-server", &error);
+    if (child) address = child->address();
+  }
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  if (!server ||
-      !connect_channels(server->address(), o.channels, kConnectTimeout, &channels, &error)) {
+  if (address.empty() ||
+      !connect_channels(address, o.channels, kConnectTimeout, &channels, &error)) {
     std::fprintf(stderr, "fn-runner-bench: pingpong: %s\n", error.c_str());
     return std::nullopt;
   }
@@ -34,10 +44,10 @@ std::optional<RunResult> run_pingpong(const Options& o) {
 
 std::optional<RunResult> run_engage(const Options& o) {
   std::string error;
-  std::unique_ptr<FakeRunner> fake;
+  std::unique_ptr<ChildServer> fake;
   std::string target = o.addr;
   if (target == "fake") {
-    fake = FakeRunner::start(&error);
+    fake = ChildServer::start("fake-server", &error);
     if (!fake) {
       std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
       return std::nullopt;
@@ -65,6 +75,25 @@ std::optional<RunResult> run_engage(const Options& o) {
   return run_workers(o, engage_workers(o, clients));
 }
 
+int serve(Mode mode) {
+  std::string error;
+  std::unique_ptr<EchoServer> echo;
+  std::unique_ptr<FakeRunner> fake;
+  std::string address;
+  if (mode == Mode::kEchoServer) {
+    echo = EchoServer::start(&error);
+    if (echo) address = echo->address();
+  } else {
+    fake = FakeRunner::start(&error);
+    if (fake) address = fake->address();
+  }
+  if (address.empty()) {
+    std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
+    return 1;
+  }
+  return serve_until_stdin_closes(address);
+}
+
 double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 }  // namespace
@@ -77,6 +106,7 @@ int main(int argc, char** argv) {
   const Options& o = parsed.options;
 
   if (o.mode == Mode::kSelfTest) return run_selftest();
+  if (o.mode == Mode::kEchoServer || o.mode == Mode::kFakeServer) return serve(o.mode);
   if (o.mode == Mode::kColdStart) return run_coldstart(o);
 
   std::optional<RunResult> pingpong;

@@ -14,8 +14,11 @@ constexpr std::string_view kHelp = R"(usage: fn-runner-bench [MODE] [--mode MODE
 
 MODE (default engage):
   engage     Engage calls against --addr, as an Fn 2018 LB
-  pingpong   a raw gRPC bidi echo on an in-process server over 127.0.0.1:
-             the floor any Engage latency is to be compared with
+  pingpong   a raw gRPC bidi echo over 127.0.0.1 to a server in a process
+             of its own (this binary, echo-server mode): the floor any
+             Engage latency is to be compared with
+  echo-server, fake-server  serve the echo or the fake runner and print
+             "port N"; end when stdin closes (the baselines' child processes)
   both       pingpong, then engage, then their ratios
   selftest   checks the LB client against an in-process fake runner
   coldstart  cold call of a fresh sandboxed echo function (Try to first
@@ -31,7 +34,8 @@ coldstart prints coldstart_runner_first_byte_*, _runner_result_start_*,
 _runner_total_*, _runc_*, _crun_*, _spawn_* (or "<name>: unavailable: why")
 and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.
 
-  --addr HOST:PORT  the runner ("fake": an in-process echoing fake runner)
+  --addr HOST:PORT  the runner ("fake": a fake runner that echoes at once, in
+                    a child process: the floor of the Engage message pattern)
   --c N             concurrent streams, one thread each (default 1)
   --n N             measured calls or round trips in all (default 1000)
   --duration S      stop measuring after S seconds whatever --n says (default 60)
@@ -44,6 +48,7 @@ and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.
   --timeout S       call timeout and stream deadline (default 30)
   --format F        call format (default "default")
   --stream-per-call pingpong opens a stream per round trip
+  --pingpong-in-process  the echo server runs inside the bench process
   --ca F --cert F --key F --server-name N   TLS to the runner
 
 coldstart only:
@@ -73,6 +78,8 @@ std::optional<Mode> parse_mode(std::string_view s) {
   if (s == "both") return Mode::kBoth;
   if (s == "selftest") return Mode::kSelfTest;
   if (s == "coldstart") return Mode::kColdStart;
+  if (s == "echo-server") return Mode::kEchoServer;
+  if (s == "fake-server") return Mode::kFakeServer;
   return std::nullopt;
 }
 
@@ -102,18 +109,31 @@ ParsedOptions parse_options(int argc, char** argv) {
   }
 
   static const option kOptions[] = {
-      {"mode", required_argument, nullptr, 0},     {"addr", required_argument, nullptr, 0},
-      {"c", required_argument, nullptr, 0},        {"n", required_argument, nullptr, 0},
-      {"duration", required_argument, nullptr, 0}, {"warmup", required_argument, nullptr, 0},
-      {"size", required_argument, nullptr, 0},     {"channels", required_argument, nullptr, 0},
-      {"lb", required_argument, nullptr, 0},       {"image", required_argument, nullptr, 0},
-      {"memory", required_argument, nullptr, 0},   {"timeout", required_argument, nullptr, 0},
-      {"format", required_argument, nullptr, 0},   {"stream-per-call", no_argument, nullptr, 0},
-      {"ca", required_argument, nullptr, 0},       {"cert", required_argument, nullptr, 0},
-      {"key", required_argument, nullptr, 0},      {"server-name", required_argument, nullptr, 0},
-      {"runner", required_argument, nullptr, 0},   {"images-dir", required_argument, nullptr, 0},
-      {"function", required_argument, nullptr, 0}, {"runner-log", required_argument, nullptr, 0},
-      {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0},
+      {"mode", required_argument, nullptr, 0},
+      {"addr", required_argument, nullptr, 0},
+      {"c", required_argument, nullptr, 0},
+      {"n", required_argument, nullptr, 0},
+      {"duration", required_argument, nullptr, 0},
+      {"warmup", required_argument, nullptr, 0},
+      {"size", required_argument, nullptr, 0},
+      {"channels", required_argument, nullptr, 0},
+      {"lb", required_argument, nullptr, 0},
+      {"image", required_argument, nullptr, 0},
+      {"memory", required_argument, nullptr, 0},
+      {"timeout", required_argument, nullptr, 0},
+      {"format", required_argument, nullptr, 0},
+      {"stream-per-call", no_argument, nullptr, 0},
+      {"ca", required_argument, nullptr, 0},
+      {"cert", required_argument, nullptr, 0},
+      {"key", required_argument, nullptr, 0},
+      {"server-name", required_argument, nullptr, 0},
+      {"runner", required_argument, nullptr, 0},
+      {"images-dir", required_argument, nullptr, 0},
+      {"function", required_argument, nullptr, 0},
+      {"runner-log", required_argument, nullptr, 0},
+      {"pingpong-in-process", no_argument, nullptr, 0},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
   };
   // getopt_long_only, so that the single-dash "-c 16" and "-n 5000" work too.
   optind = first;
@@ -167,6 +187,8 @@ ParsedOptions parse_options(int argc, char** argv) {
       o.format = v;
     } else if (name == "stream-per-call") {
       o.stream_per_call = true;
+    } else if (name == "pingpong-in-process") {
+      o.pingpong_in_process = true;
     } else if (name == "runner") {
       o.runner_path = v;
     } else if (name == "images-dir") {

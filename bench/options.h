@@ -9,12 +9,12 @@
 
 namespace fnr::bench {
 
-enum class Mode { kEngage, kPingPong, kBoth, kSelfTest, kColdStart };
+enum class Mode { kEngage, kPingPong, kBoth, kSelfTest, kColdStart, kEchoServer, kFakeServer };
 
 struct Options {
   Mode mode = Mode::kEngage;
-  // Runner address; "fake" starts an in-process fake runner that echoes, the
-  // floor for the Engage message pattern itself.
+  // Runner address; "fake" starts a fake runner that echoes (in a child
+  // process), the floor for the Engage message pattern itself.
   std::string addr;
   uint32_t concurrency = 1;           // --c: streams in flight, one thread each
   uint64_t calls = 1000;              // --n: measured calls (or round trips) in all
@@ -31,6 +31,8 @@ struct Options {
   // Pingpong: a new stream per round trip rather than one long stream, the
   // fairer floor for Engage, which opens a stream per call.
   bool stream_per_call = false;
+  // Pingpong: serve the echo from this process rather than a child process.
+  bool pingpong_in_process = false;
   // Coldstart: the runner to start ("" = fn-runner beside the bench; unused
   // with --addr), the image store an --addr runner reads, the static echo
   // function the image is built from, with /bin/busybox ("" = fn-test-func

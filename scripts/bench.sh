@@ -3,8 +3,10 @@
 # the same run (these machines are noisy: read the ratios):
 #   - a tiny echo call through the runner at c=1 (latency) and c=16
 #     (calls/s), beside a raw gRPC bidi ping-pong;
-#   - a hot http-stream call (native echo function) at c=1 and c=16, beside
-#     the same ping-pong;
+#   - a hot http-stream call (native echo function, then a Node FDK one) at
+#     c=1 and c=16, beside the same ping-pong and beside a fake runner that
+#     answers every Engage at once (the floor of the protocol's message
+#     pattern: new stream, try, ack, data, result, finished, status);
 #   - a cold call (Try to first byte, fresh container) beside runc/crun run
 #     of /bin/true from the same root filesystem and a bare posix_spawn.
 # Usage: scripts/bench.sh [N]   (N calls per measurement, default 2000)
@@ -26,6 +28,14 @@ build/fn-runnerctl image import "$work/echo-oci" --name bench/echo:1 --images-di
 # A native http-stream echo function: a hot container serves call after call.
 scripts/make-sample-image.sh "$work/hs-oci" build/fn-test-hsfunc >/dev/null
 build/fn-runnerctl image import "$work/hs-oci" --name bench/hs-echo:1 --images-dir "$work/images" >/dev/null
+# The Node FDK echo, built as the tests build it (npm ci from the lockfile).
+node_ref=
+if layout=$(build/fn-test-node-image tests/node build/node-fdk echo 2>"$work/node.err"); then
+  build/fn-runnerctl image import "$layout" --name bench/node-echo:1 --images-dir "$work/images" >/dev/null
+  node_ref=bench/node-echo:1
+else
+  echo "Node FDK image unavailable: $(cat "$work/node.err")" >&2
+fi
 port=$((20000 + RANDOM % 20000))
 build/fn-runner --grpc-address=127.0.0.1:$port --images-dir="$work/images" \
   --ledger-name="fnr-bench-$$" --log-level=warn 2>"$work/runner.log" &
@@ -43,7 +53,18 @@ build/fn-runner-bench both "${common[@]}" --c 16 --n "$n" --warmup 32
 hot=(--addr 127.0.0.1:$port --image bench/hs-echo:1 --format http-stream --size 5 --memory 64)
 echo "== hot http-stream echo (one container per concurrent stream), c=1, vs raw gRPC ping-pong"
 build/fn-runner-bench both "${hot[@]}" --c 1 --n "$n" --warmup 50
+echo "== the same calls against a fake runner that answers at once (protocol floor), c=1"
+build/fn-runner-bench engage --addr fake --size 5 --c 1 --n "$n" --warmup 50
 echo "== hot http-stream echo, c=16"
 build/fn-runner-bench both "${hot[@]}" --c 16 --n $((n * 5)) --warmup 200
+echo "== fake runner (protocol floor), c=16"
+build/fn-runner-bench engage --addr fake --size 5 --c 16 --n $((n * 5)) --warmup 200
+if [[ -n $node_ref ]]; then
+  node=(--addr 127.0.0.1:$port --image "$node_ref" --format http-stream --size 5 --memory 128)
+  echo "== hot Node FDK echo (fdk-node from tests/node/package-lock.json), c=1"
+  build/fn-runner-bench both "${node[@]}" --c 1 --n "$n" --warmup 50
+  echo "== hot Node FDK echo, c=16"
+  build/fn-runner-bench both "${node[@]}" --c 16 --n $((n * 2)) --warmup 200
+fi
 echo "== cold start vs runc/crun/posix_spawn"
 build/fn-runner-bench coldstart --n 200

@@ -178,6 +178,8 @@ Error apply_json(const json& doc, Config& c) {
   r.uint("drain_timeout_s", c.drain_timeout_s);
   r.uint("max_response_bytes", c.max_response_bytes);
   r.uint("max_request_bytes", c.max_request_bytes);
+  r.uint("max_response_header_bytes", c.max_response_header_bytes);
+  r.uint("container_start_timeout_ms", c.container_start_timeout_ms);
   r.uint("kill_grace_ms", c.kill_grace_ms);
   r.uint("spare_workers", c.spare_workers);
   if (const json* call = r.object("call")) r.absorb(apply_call_json(*call, c.call_limits));
@@ -290,6 +292,9 @@ Error apply_env(Config& c) {
   }
   if (auto v = env("FN_MAX_RESPONSE_SIZE")) {
     if (auto e = set_uint("FN_MAX_RESPONSE_SIZE", *v, c.max_response_bytes)) return e;
+  }
+  if (auto v = env("FN_MAX_HDR_RESPONSE_SIZE")) {
+    if (auto e = set_uint("FN_MAX_HDR_RESPONSE_SIZE", *v, c.max_response_header_bytes)) return e;
   }
   return std::nullopt;
 }

@@ -42,8 +42,12 @@ struct Config {
   uint32_t drain_timeout_s = 30;
   uint64_t max_response_bytes = 64ULL << 20;  // FN_MAX_RESPONSE_SIZE
   uint64_t max_request_bytes = 64ULL << 20;   // body from the LB; 413 past it
-  uint32_t kill_grace_ms = 2000;              // worker exit grace after a cancel
-  uint32_t spare_workers = 2;  // workers started ahead of demand (cold-start latency)
+  // A function's response status line and headers (FN_MAX_HDR_RESPONSE_SIZE).
+  uint32_t max_response_header_bytes = 64U << 10;
+  // A hot container's time to become ready before 504 (Fn: 5 s).
+  uint32_t container_start_timeout_ms = 5000;
+  uint32_t kill_grace_ms = 2000;  // worker exit grace after a cancel
+  uint32_t spare_workers = 2;     // workers started ahead of demand (cold-start latency)
   CallLimits call_limits;
   SandboxConfig sandbox;    // JSON key "call"
   std::string config_file;  // the file that was loaded, "" if none (for logs)

@@ -44,6 +44,8 @@ wire::CallSpec make_call_spec(const Call& call, const Config& config, const Cgro
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count());
   s.set_images_dir(config.images_dir);
   s.set_max_response_bytes(config.max_response_bytes);
+  s.set_max_response_header_bytes(config.max_response_header_bytes);
+  s.set_start_timeout_ms(config.container_start_timeout_ms);
   auto* sb = s.mutable_sandbox();
   sb->set_enabled(config.sandbox.enabled);
   sb->set_id(sandbox_id);

@@ -6,6 +6,8 @@
 #include <linux/filter.h>
 #include <uv.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -13,6 +15,23 @@
 #include "worker/format_run.h"
 
 namespace fnr {
+
+// Limits a hot container keeps for its life, from its first call's spec
+// (the supervisor's configuration, the same for every call).
+struct HotLimits {
+  uint32_t max_response_header_bytes = 64U << 10;
+  std::chrono::milliseconds start_timeout{5000};
+
+  static HotLimits from(const wire::CallSpec& spec) {
+    HotLimits l;
+    if (spec.max_response_header_bytes() != 0) {
+      l.max_response_header_bytes = spec.max_response_header_bytes();
+    }
+    if (spec.start_timeout_ms() != 0)
+      l.start_timeout = std::chrono::milliseconds(spec.start_timeout_ms());
+    return l;
+  }
+};
 
 class HotContainer {
  public:

@@ -11,7 +11,6 @@ namespace {
 
 // A function's status line and headers; past it the answer is refused
 // rather than buffered without end. Fn's FN_MAX_HDR_RESPONSE_SIZE default.
-constexpr uint32_t kMaxResponseHeaderBytes = 64U * 1024;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -72,7 +71,7 @@ void add_header(std::string* head, std::string_view name, std::string_view value
 
 class HttpProtocol final : public StdioProtocol, private HttpResponseParser::Handler {
  public:
-  HttpProtocol() : parser_(kMaxResponseHeaderBytes) {}
+  explicit HttpProtocol(uint32_t max_header_bytes) : parser_(max_header_bytes) {}
 
   bool encode_request(const wire::CallSpec& spec, std::string_view body,
                       std::string* head) override {
@@ -171,8 +170,10 @@ class HttpProtocol final : public StdioProtocol, private HttpResponseParser::Han
 }  // namespace
 
 std::unique_ptr<HotContainer> make_http_format_container(uv_loop_t* loop,
-                                                         const std::vector<sock_filter>& seccomp) {
-  return std::make_unique<StdioHotContainer>(loop, seccomp, std::make_unique<HttpProtocol>());
+                                                         const std::vector<sock_filter>& seccomp,
+                                                         const HotLimits& limits) {
+  return std::make_unique<StdioHotContainer>(
+      loop, seccomp, std::make_unique<HttpProtocol>(limits.max_response_header_bytes));
 }
 
 }  // namespace fnr

@@ -16,6 +16,7 @@
 namespace fnr {
 
 std::unique_ptr<HotContainer> make_http_format_container(uv_loop_t* loop,
-                                                         const std::vector<sock_filter>& seccomp);
+                                                         const std::vector<sock_filter>& seccomp,
+                                                         const HotLimits& limits);
 
 }  // namespace fnr

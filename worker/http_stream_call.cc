@@ -210,7 +210,7 @@ void HttpStreamCall::on_response_bytes(std::string_view bytes) {
       return;
     case HttpResponseParser::Status::kHeaderTooLarge:
       spdlog::info("call {}: function response headers over {} bytes", container_->call_id(),
-                   HttpStreamContainer::kMaxResponseHeaderBytes);
+                   container_->limits().max_response_header_bytes);
       return fail_kill(502, "function response header too large");
     case HttpResponseParser::Status::kInvalid:
       spdlog::info("call {}: function sent a malformed HTTP response ({})", container_->call_id(),

@@ -83,9 +83,11 @@ class FunctionLog {
   std::string line_;
 };
 
-HttpStreamContainer::HttpStreamContainer(uv_loop_t* loop, const std::vector<sock_filter>& seccomp)
+HttpStreamContainer::HttpStreamContainer(uv_loop_t* loop, const std::vector<sock_filter>& seccomp,
+                                         HotLimits limits)
     : loop_(loop),
       seccomp_(seccomp),
+      limits_(limits),
       writer_(
           [this] {
             if (current_ != nullptr) current_->on_write_drained();
@@ -93,7 +95,7 @@ HttpStreamContainer::HttpStreamContainer(uv_loop_t* loop, const std::vector<sock
           [this](int) {
             if (current_ != nullptr) current_->on_write_failed();
           }),
-      parser_(kMaxResponseHeaderBytes),
+      parser_(limits.max_response_header_bytes),
       start_timer_(make_timer(loop, this)),
       deadline_timer_(make_timer(loop, this)) {}
 
@@ -187,8 +189,8 @@ void HttpStreamContainer::start(const wire::CallSpec& spec) {
   state_ = State::kStarting;
   started_at_ = std::chrono::steady_clock::now();
   uv_update_time(loop_);
-  start_deadline_ms_ = uv_now(loop_) + static_cast<uint64_t>(kStartTimeout.count());
-  arm_start_timer(static_cast<uint64_t>(kStartTimeout.count()));
+  start_deadline_ms_ = uv_now(loop_) + static_cast<uint64_t>(limits_.start_timeout.count());
+  arm_start_timer(static_cast<uint64_t>(limits_.start_timeout.count()));
   // The watch predates the process, so nothing was missed; looking once is
   // the watch's contract all the same, and costs one openat().
   on_listener_event();

@@ -32,14 +32,7 @@ class FunctionLog;
 
 class HttpStreamContainer final : public HotContainer {
  public:
-  // How long a function may take from start to lsnr.sock (Fn's default).
-  // TODO(config): make it a runner setting once the CallSpec carries it.
-  static constexpr std::chrono::milliseconds kStartTimeout{5000};
-  // Fn's FN_MAX_HDR_RESPONSE_SIZE default. A constant until CallSpec gets a
-  // max_header_bytes of its own (proto/worker.proto is the lead's).
-  static constexpr uint32_t kMaxResponseHeaderBytes = 64U * 1024;
-
-  HttpStreamContainer(uv_loop_t* loop, const std::vector<sock_filter>& seccomp);
+  HttpStreamContainer(uv_loop_t* loop, const std::vector<sock_filter>& seccomp, HotLimits limits);
   ~HttpStreamContainer() override;
   HttpStreamContainer(const HttpStreamContainer&) = delete;
   HttpStreamContainer& operator=(const HttpStreamContainer&) = delete;
@@ -50,6 +43,7 @@ class HttpStreamContainer final : public HotContainer {
 
   // --- for the current HttpStreamCall ---------------------------------
   [[nodiscard]] bool connected() const { return conn_ != nullptr; }
+  [[nodiscard]] const HotLimits& limits() const { return limits_; }
   // Writes to the function's connection (see StreamWriter::write).
   int write(std::string_view a, std::string_view b = {});
   [[nodiscard]] size_t write_queued() const { return writer_.queued(); }
@@ -98,6 +92,7 @@ class HttpStreamContainer final : public HotContainer {
 
   uv_loop_t* loop_;
   const std::vector<sock_filter>& seccomp_;
+  const HotLimits limits_;
   State state_ = State::kNone;
   bool broken_ = false;
   bool exited_ = false;
@@ -118,7 +113,7 @@ class HttpStreamContainer final : public HotContainer {
   std::array<char, 65536> read_buf_{};
   HttpResponseParser parser_;
 
-  uv_timer_t* start_timer_ = nullptr;     // kStartTimeout, and connect retries
+  uv_timer_t* start_timer_ = nullptr;     // limits_.start_timeout, and connect retries
   uv_timer_t* deadline_timer_ = nullptr;  // the current call's deadline
   // In the loop's clock (uv_now), which its timers run on: comparing a
   // timer's firing with another clock can find it a little early.

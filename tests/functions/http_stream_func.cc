@@ -20,7 +20,7 @@
 //   crash        headers and part of the body, then the process dies
 //   closeconn    headers and part of the body, then the connection closes
 //                (the process lives on)
-//   hugeheaders  a 70 KiB header       hugebody: HS_BYTES bytes of 'x'
+//   hugeheaders  an HS_BYTES header (70 KiB)      hugebody: HS_BYTES bytes of 'x'
 //   sleep        HS_SLEEP_MS before reading the request, then echo
 //   memhog       touches memory until the cgroup's OOM killer ends it
 //   filliofs     writes into the socket directory until it is full:
@@ -266,7 +266,8 @@ void serve(int fd, const std::string& mode, const std::string& path, unsigned* s
       std::vector<std::string> hog;
       for (;;) hog.emplace_back(1U << 20, 'm');  // every page touched
     } else if (mode == "hugeheaders") {
-      out = response(200, "X-Huge: " + std::string(70 * 1024, 'h') + "\r\n", "small body");
+      const size_t n = std::strtoull(env_or("HS_BYTES", "71680").c_str(), nullptr, 10);
+      out = response(200, "X-Huge: " + std::string(n, 'h') + "\r\n", "small body");
     } else if (mode == "hugebody") {
       const size_t n = std::strtoull(env_or("HS_BYTES", "8388608").c_str(), nullptr, 10);
       if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n")) {

@@ -21,8 +21,8 @@ namespace {
 const std::vector<std::string> kEnvVars = {
     "FN_RUNNER_CONFIG", "FN_GRPC_PORT",           "FN_NODE_CERT",
     "FN_NODE_CERT_KEY", "FN_NODE_CERT_AUTHORITY", "FN_MAX_TOTAL_MEMORY_BYTES",
-    "FN_LOG_LEVEL",     "FN_MAX_RESPONSE_SIZE",   "FN_IMAGES_DIR",
-    "FN_RUNNER_LEDGER", "FN_RUNNER_WORKER"};
+    "FN_LOG_LEVEL",     "FN_MAX_RESPONSE_SIZE",   "FN_MAX_HDR_RESPONSE_SIZE",
+    "FN_IMAGES_DIR",    "FN_RUNNER_LEDGER",       "FN_RUNNER_WORKER"};
 
 class ConfigTest : public ::testing::Test {
  protected:
@@ -158,6 +158,7 @@ TEST_F(ConfigTest, EnvironmentSetsItsKeys) {
   setenv("FN_MAX_TOTAL_MEMORY_BYTES", "4096", 1);
   setenv("FN_LOG_LEVEL", "DEBUG", 1);  // logrus-style case, as Fn accepts
   setenv("FN_MAX_RESPONSE_SIZE", "777", 1);
+  setenv("FN_MAX_HDR_RESPONSE_SIZE", "4096", 1);
   setenv("FN_IMAGES_DIR", "/imgs", 1);
   setenv("FN_RUNNER_LEDGER", "led", 1);
   setenv("FN_RUNNER_WORKER", "/w", 1);
@@ -170,6 +171,7 @@ TEST_F(ConfigTest, EnvironmentSetsItsKeys) {
   EXPECT_EQ(c.max_total_memory_bytes, 4096U);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.max_response_bytes, 777U);
+  EXPECT_EQ(c.max_response_header_bytes, 4096U);
   EXPECT_EQ(c.images_dir, "/imgs");
   EXPECT_EQ(c.ledger_name, "led");
   EXPECT_EQ(c.worker_path, "/w");
@@ -232,7 +234,8 @@ TEST_F(ConfigTest, ExampleFileLoadsAndHasEveryKey) {
   for (const char* key :
        {"grpc_address", "tls", "max_total_memory_bytes", "ledger_name", "ledger_entries",
         "images_dir", "worker_path", "log_level", "drain_timeout_s", "max_response_bytes",
-        "max_request_bytes", "kill_grace_ms", "call", "sandbox"}) {
+        "max_request_bytes", "max_response_header_bytes", "container_start_timeout_ms",
+        "kill_grace_ms", "spare_workers", "call", "sandbox"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
   for (const char* key : {"cert", "key", "authority"}) EXPECT_TRUE(doc["tls"].contains(key));
