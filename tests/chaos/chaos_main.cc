@@ -234,7 +234,7 @@ void drain_under_faults(ChaosRunner& runner, client::LbClient& lb, const Setting
       "; %d of %zu later calls refused; faults meanwhile %llu (worker %llu, function %llu, "
       "cancel %llu)\n",
       refused, late.size(), static_cast<unsigned long long>(f.total()),
-      static_cast<unsigned long long>(f.worker_kills_busy + f.worker_kills_spare),
+      static_cast<unsigned long long>(f.worker_kills_busy) + f.worker_kills_spare,
       static_cast<unsigned long long>(f.function_kills),
       static_cast<unsigned long long>(f.client_cancels));
 }
