@@ -364,8 +364,9 @@ int run(const Settings& s) {
   } else {
     const auto settle_t0 = Clock::now();
     leaks = settle([&] { return leaks_while_idle(runner, &baseline); }, s.settle_timeout);
-    std::printf("settled in %.1f s (idle timeout %u s)\n",
-                std::chrono::duration<double>(Clock::now() - settle_t0).count(), s.idle_timeout_s);
+    std::printf("settled in %.1f s (idle timeout %u s); supervisor fds %d, RSS %llu KiB\n",
+                std::chrono::duration<double>(Clock::now() - settle_t0).count(), s.idle_timeout_s,
+                fd_count(runner.pid()), static_cast<unsigned long long>(rss_kib(runner.pid())));
     const client::RunnerStatusReply st = runner.harness().status();
     if (!st.ok || st.active != 0) {
       leaks.push_back("Status: ok=" + std::to_string(st.ok) +
