@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev openssl procps crun runc libhttp-parser-dev
   clang-14 libclang-rt-14-dev  # scripts/fuzz.sh (libFuzzer); the main build stays g++
   libsystemd-dev
+  libmicrohttpd-dev  # the Prometheus metrics endpoint
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

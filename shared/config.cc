@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/ip_address.h"
 #include "shared/log.h"
 
 namespace fnr {
@@ -182,6 +183,7 @@ Error apply_json(const json& doc, Config& c) {
   r.uint("container_start_timeout_ms", c.container_start_timeout_ms);
   r.uint("kill_grace_ms", c.kill_grace_ms);
   r.uint("spare_workers", c.spare_workers);
+  r.string("metrics_address", c.metrics_address);
   if (const json* call = r.object("call")) r.absorb(apply_call_json(*call, c.call_limits));
   if (const json* sb = r.object("sandbox")) r.absorb(apply_sandbox_json(*sb, c.sandbox));
   return r.finish();
@@ -284,7 +286,8 @@ Error apply_env(Config& c) {
         StringVar{"FN_NODE_CERT_AUTHORITY", &c.tls.authority},
         StringVar{"FN_LOG_LEVEL", &c.log_level}, StringVar{"FN_IMAGES_DIR", &c.images_dir},
         StringVar{"FN_RUNNER_LEDGER", &c.ledger_name},
-        StringVar{"FN_RUNNER_WORKER", &c.worker_path}}) {
+        StringVar{"FN_RUNNER_WORKER", &c.worker_path},
+        StringVar{"FN_METRICS_ADDRESS", &c.metrics_address}}) {
     if (auto v = env(name)) *out = std::move(*v);
   }
   if (auto v = env("FN_MAX_TOTAL_MEMORY_BYTES")) {
@@ -329,6 +332,8 @@ constexpr Flag kFlags[] = {
      }},
     {"--drain-timeout", [](std::string_view f, std::string_view v,
                            Config& c) { return set_uint(f, v, c.drain_timeout_s); }},
+    {"--metrics-address", [](std::string_view, std::string_view v,
+                             Config& c) { return set_string(v, c.metrics_address); }},
 };
 
 struct ParsedFlag {
@@ -415,6 +420,10 @@ Error validate(Config& c) {
     return "FN_NODE_CERT, FN_NODE_CERT_KEY and FN_NODE_CERT_AUTHORITY must be set together";
   }
   if (auto e = validate_address(c)) return e;
+  if (!c.metrics_address.empty()) {
+    std::string why;
+    if (!parse_ip_endpoint(c.metrics_address, &why)) return "metrics_address " + why;
+  }
   // The ledger is a POSIX shared memory object: one path component.
   if (c.ledger_name.empty() || c.ledger_name.find('/') != std::string::npos) {
     return fmt::format("ledger_name \"{}\" must be non-empty and contain no '/'", c.ledger_name);

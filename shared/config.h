@@ -48,6 +48,7 @@ struct Config {
   uint32_t container_start_timeout_ms = 5000;
   uint32_t kill_grace_ms = 2000;  // worker exit grace after a cancel
   uint32_t spare_workers = 2;     // workers started ahead of demand (cold-start latency)
+  std::string metrics_address;  // "IP:PORT" serving GET /metrics; "" = off
   CallLimits call_limits;
   SandboxConfig sandbox;    // JSON key "call"
   std::string config_file;  // the file that was loaded, "" if none (for logs)
@@ -61,7 +62,8 @@ struct ConfigLoad {
 // `path` may be empty (no file). `env` is consulted through getenv.
 // `args` are flags like --config=PATH, --grpc-address=HOST:PORT,
 // --images-dir=DIR, --log-level=LEVEL, --ledger-name=NAME,
-// --max-total-memory-bytes=N, --worker=PATH, --drain-timeout=S.
+// --max-total-memory-bytes=N, --worker=PATH, --drain-timeout=S,
+// --metrics-address=IP:PORT.
 //
 // `args` excludes argv[0], and every flag takes the --name=VALUE form. The
 // file is --config=PATH, else $FN_RUNNER_CONFIG, else none; it is JSON with

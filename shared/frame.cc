@@ -7,7 +7,7 @@ namespace fnr {
 
 bool is_known_frame_type(uint8_t type) {
   return type >= static_cast<uint8_t>(FrameType::kCallSpec) &&
-         type <= static_cast<uint8_t>(FrameType::kFinished);
+         type <= static_cast<uint8_t>(FrameType::kContainerReady);
 }
 
 std::string_view frame_type_name(FrameType type) {
@@ -24,6 +24,8 @@ std::string_view frame_type_name(FrameType type) {
       return "response-data";
     case FrameType::kFinished:
       return "finished";
+    case FrameType::kContainerReady:
+      return "container-ready";
   }
   return "unknown";
 }

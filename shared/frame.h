@@ -6,7 +6,8 @@
 //   offset 5  u8   flags, must be 0
 //   offset 6  u16  reserved, must be 0
 //   offset 8  payload: raw bytes for *_DATA, a fnrunner.wire protobuf for
-//             CALL_SPEC / RESULT_START / FINISHED, empty for REQUEST_EOF.
+//             CALL_SPEC / RESULT_START / FINISHED / CONTAINER_READY, empty
+//             for REQUEST_EOF.
 //
 // A payload is at most kMaxFramePayload bytes; a longer length, an unknown
 // type or non-zero flags is a protocol violation and the peer is dropped.
@@ -24,12 +25,13 @@
 namespace fnr {
 
 enum class FrameType : uint8_t {
-  kCallSpec = 1,      // supervisor -> worker: wire::CallSpec, first frame
-  kRequestData = 2,   // supervisor -> worker: request body bytes
-  kRequestEof = 3,    // supervisor -> worker: request body complete
-  kResultStart = 4,   // worker -> supervisor: wire::ResultStart, once
-  kResponseData = 5,  // worker -> supervisor: response body bytes
-  kFinished = 6,      // worker -> supervisor: wire::Finished, last frame
+  kCallSpec = 1,        // supervisor -> worker: wire::CallSpec, first frame
+  kRequestData = 2,     // supervisor -> worker: request body bytes
+  kRequestEof = 3,      // supervisor -> worker: request body complete
+  kResultStart = 4,     // worker -> supervisor: wire::ResultStart, once
+  kResponseData = 5,    // worker -> supervisor: response body bytes
+  kFinished = 6,        // worker -> supervisor: wire::Finished, last frame
+  kContainerReady = 7,  // worker -> supervisor: wire::ContainerReady, a new container is up
 };
 
 inline constexpr size_t kFrameHeaderSize = 8;

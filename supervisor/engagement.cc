@@ -71,7 +71,7 @@ void Engagement::OnReadDone(bool ok) {
   if (!call_) {
     if (in_.body_case() != ClientMsg::kTry) {
       spdlog::warn("engage: first message is not a try");
-      return nack("protocol error: expected a try message");
+      return nack(NackReason::kProtocol, "protocol error: expected a try message");
     }
     return handle_try(in_.try_());
   }
@@ -89,18 +89,19 @@ void Engagement::handle_try(const TryCall& t) {
   received_at_ = Clock::now();
   created_wall_ = std::chrono::system_clock::now();
   ctx_.counters.requests_received.fetch_add(1);
-  if (ctx_.draining.load()) return nack("runner is shutting down");
+  if (ctx_.draining.load()) return nack(NackReason::kShuttingDown, "runner is shutting down");
 
   CallParse parsed = parse_call(t.models_call_json(), ctx_.config.call_limits);
   if (!parsed.call) {
     spdlog::warn("call {}: rejected: {}", peek_call_id(t.models_call_json()), parsed.error);
-    return nack(parsed.error);
+    return nack(NackReason::kInvalidCall, parsed.error);
   }
   call_ = std::move(parsed.call);
   if (call_->memory_mib > ctx_.ledger->total_mib()) {
-    return nack("invalid call: memory " + std::to_string(call_->memory_mib) +
-                " MiB exceeds the runner's total " + std::to_string(ctx_.ledger->total_mib()) +
-                " MiB");
+    return nack(NackReason::kInvalidCall, "invalid call: memory " +
+                                              std::to_string(call_->memory_mib) +
+                                              " MiB exceeds the runner's total " +
+                                              std::to_string(ctx_.ledger->total_mib()) + " MiB");
   }
   slot_key_ = slot_key(*call_);
   // Placement (an idle hot container, or capacity and a fresh worker) is
@@ -109,7 +110,8 @@ void Engagement::handle_try(const TryCall& t) {
   read_next();
 }
 
-void Engagement::nack(const std::string& reason) {
+void Engagement::nack(NackReason why, const std::string& reason) {
+  ctx_.metrics.nack(why);
   RunnerMsg m;
   m.mutable_acknowledged()->set_committed(false);
   m.mutable_acknowledged()->set_details(reason);
@@ -293,14 +295,14 @@ void Engagement::loop_place() {
       spdlog::info("call {}: NACK, {} MiB requested, {} of {} MiB free", call_->id,
                    call_->memory_mib, ctx_.ledger->total_mib() - ctx_.ledger->reserved_mib(),
                    ctx_.ledger->total_mib());
-      return nack("server too busy: not enough memory capacity for " +
-                  std::to_string(call_->memory_mib) + " MiB");
+      return nack(NackReason::kCapacity, "server too busy: not enough memory capacity for " +
+                                             std::to_string(call_->memory_mib) + " MiB");
     }
     std::string error;
     w = ctx_.pool->take_fresh(*reservation, call_->memory_mib, &error);
     if (w == nullptr) {
       spdlog::error("call {}: cannot start a worker: {}", call_->id, error);
-      return nack("runner fault: could not start a worker");
+      return nack(NackReason::kRunnerFault, "runner fault: could not start a worker");
     }
     w->slot_key = slot_key_;
     w->idle_timeout_s = call_->idle_timeout_s;
@@ -313,6 +315,7 @@ void Engagement::loop_place() {
   }
   reserved_at_ = Clock::now();
   started_at_ = reserved_at_;
+  ctx_.metrics.queue.observe_ns(ns_between(received_at_, started_at_));
   ctx_.counters.requests_handled.fetch_add(1);
   loop_ref_ = shared_from_this();
   worker_ = w;
@@ -380,6 +383,7 @@ void Engagement::loop_client_gone() {
     result_code_ = 499;
     result_message_ = "client cancelled";
     completed_ = true;
+    ctx_.metrics.call_ended(result_code_);
     log_end();
     // The container was in the middle of a call: it cannot be trusted with
     // the next one.
@@ -440,6 +444,8 @@ void Engagement::on_finished(std::span<const char> payload) {
   if (!f.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return fail_and_drop(500, "runner fault: worker protocol error");
   }
+  ctx_.metrics.execution.observe_ns(f.execution_ns());
+  if (f.oom_killed()) ctx_.metrics.oom_kill();
   complete(f.success(), f.code(), f.message(), f.error_user(), f.execution_ns());
   drop_worker(f.container_kept());
 }
@@ -496,6 +502,7 @@ void Engagement::complete(bool success, int code, const std::string& message, bo
   if (completed_) return;
   completed_ = true;
   result_code_ = code;
+  ctx_.metrics.call_ended(success ? 200 : code);
   result_message_ = message;
   execution_ns_ = execution_ns;
   if (success) {

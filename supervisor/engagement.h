@@ -54,7 +54,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   void OnCancel() override;
   void OnDone() override;
   void handle_try(const TryCall& t);
-  void nack(const std::string& reason);
+  void nack(NackReason why, const std::string& reason);
   void forward_data(DataFrame* frame);
   // Thread-safe. While corked, messages only queue; uncork() sends the
   // batch with gRPC's buffer hint on all but the last, and a batch that

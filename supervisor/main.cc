@@ -19,6 +19,7 @@
 #include "shared/seccomp_policy.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/metrics_server.h"
 #include "supervisor/recovery.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/runner_service.h"
@@ -62,6 +63,17 @@ int wait_for_stop(const sigset_t& set) {
   }
 }
 
+// Whatever workers are left are killed and reaped on the loop thread, so
+// the loop can stop and the pool be destroyed without racing it.
+void clear_pool(fnr::RunnerContext& ctx) {
+  std::promise<void> cleared;
+  ctx.loop->post([&ctx, &cleared] {
+    ctx.pool->clear();
+    cleared.set_value();
+  });
+  cleared.get_future().wait();
+}
+
 void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
   ctx.draining.store(true);
   fnr::sd::notify_stopping();
@@ -89,13 +101,7 @@ void drain(fnr::RunnerContext& ctx, grpc::Server& server) {
                           [&ctx] { return ctx.live_workers == 0; });
   if (ctx.live_workers != 0) spdlog::error("{} workers did not exit in time", ctx.live_workers);
   lock.unlock();
-  // Whatever is left is killed and reaped here, so the loop can close.
-  std::promise<void> cleared;
-  ctx.loop->post([&ctx, &cleared] {
-    ctx.pool->clear();
-    cleared.set_value();
-  });
-  cleared.get_future().wait();
+  clear_pool(ctx);
 }
 
 }  // namespace
@@ -145,6 +151,25 @@ int main(int argc, char** argv) {
     const uint64_t total_mib = total_capacity_mib(ctx.config);
     auto ledger = fnr::Ledger::create(ctx.config.ledger_name, total_mib, ctx.config.ledger_entries);
     ctx.ledger = ledger.get();
+    // Before any thread starts, so that failing here has nothing to unwind;
+    // and up before the gRPC port opens, by the time anyone sees us ready.
+    std::unique_ptr<fnr::MetricsServer> metrics_server;
+    if (!ctx.config.metrics_address.empty()) {
+      std::string error;
+      metrics_server = fnr::MetricsServer::start(
+          ctx.config.metrics_address,
+          [&ctx] {
+            return ctx.metrics.render(
+                {ctx.ledger->total_mib() << 20, ctx.ledger->reserved_mib() << 20});
+          },
+          &error);
+      if (!metrics_server) {
+        spdlog::critical("metrics: {}", error);
+        return 1;
+      }
+      spdlog::info("metrics on http://{}/metrics (port {})", ctx.config.metrics_address,
+                   metrics_server->port());
+    }
     fnr::EventLoop loop;
     ctx.loop = &loop;
     fnr::WorkerPool pool(ctx);
@@ -162,6 +187,10 @@ int main(int argc, char** argv) {
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
       spdlog::critical("cannot listen on {}", ctx.config.grpc_address);
+      clear_pool(ctx);
+      watchdog.stop();
+      loop.stop();
+      fnr::Ledger::remove(ctx.config.ledger_name);
       return 1;
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",

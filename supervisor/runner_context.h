@@ -12,6 +12,7 @@
 #include "shared/config.h"
 #include "shared/ledger.h"
 #include "supervisor/event_loop.h"
+#include "supervisor/metrics.h"
 
 namespace fnr {
 
@@ -30,6 +31,7 @@ struct RunnerContext {
   Ledger* ledger = nullptr;
   EventLoop* loop = nullptr;
   RunnerCounters counters;
+  Metrics metrics;          // any thread; scraped by the metrics server
   CgroupLayout cgroups;     // where containers' cgroups go (sandbox on)
   int seccomp_fd = -1;      // the compiled filter, inherited by workers
   std::string instance_id;  // makes sandbox ids unique across restarts

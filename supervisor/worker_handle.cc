@@ -2,14 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proto/worker.pb.h"
 #include "shared/uv_handles.h"
 
 namespace fnr {
 
-WorkerHandle::WorkerHandle(uv_loop_t* loop, SpawnedWorker spawned, LostFn on_lost)
+WorkerHandle::WorkerHandle(uv_loop_t* loop, SpawnedWorker spawned, LostFn on_lost, Metrics& metrics)
     : process_(loop, spawned.pid, std::move(spawned.pidfd), [this](int st) { on_exit(st); }),
       link_(loop, std::move(spawned.socket), this),
-      on_lost_(std::move(on_lost)) {
+      on_lost_(std::move(on_lost)),
+      metrics_(metrics) {
   link_.start_reading();
   kill_timer_ = new uv_timer_t{};
   uv_timer_init(loop, kill_timer_);
@@ -20,13 +22,42 @@ WorkerHandle::WorkerHandle(uv_loop_t* loop, SpawnedWorker spawned, LostFn on_los
 }
 
 WorkerHandle::~WorkerHandle() {
+  count_as(std::nullopt);
   close_and_free(kill_timer_);
   close_and_free(idle_timer);
   link_.close();
   // ~WorkerProcess kills and reaps a worker still running.
 }
 
+void WorkerHandle::set_state(State s) {
+  if (s == State::kBusy) {
+    count_as(state_ == State::kSpare ? ContainerState::kStarting : ContainerState::kBusy);
+  } else if (s == State::kIdle) {
+    count_as(ContainerState::kIdle);
+  }
+  state_ = s;
+}
+
+void WorkerHandle::count_as(std::optional<ContainerState> s) {
+  if (counted_as_ == s) return;
+  if (counted_as_) metrics_.container_leave(*counted_as_);
+  if (s) metrics_.container_enter(*s);
+  counted_as_ = s;
+}
+
+void WorkerHandle::on_container_ready(std::span<const char> payload) {
+  wire::ContainerReady ready;
+  if (!ready.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    spdlog::error("worker {}: bad container-ready frame", pid());
+    return shut_down(std::chrono::milliseconds(0));
+  }
+  metrics_.cold_start.observe_ns(ready.start_ns());
+  if (counted_as_ == ContainerState::kStarting) count_as(ContainerState::kBusy);
+}
+
 void WorkerHandle::on_frame(FrameType type, std::span<const char> payload) {
+  // Container lifecycle news is the pool's, whoever runs on the worker.
+  if (type == FrameType::kContainerReady) return on_container_ready(payload);
   if (client_ != nullptr) {
     client_->on_worker_frame(type, payload);
     return;
@@ -59,6 +90,12 @@ void WorkerHandle::on_exit(int wait_status) {
 void WorkerHandle::check_lost() {
   if (lost_ || !process_.exited() || link_.open()) return;
   lost_ = true;
+  count_as(std::nullopt);
+  if (!shut_down_asked_) {
+    metrics_.worker_crash();
+    spdlog::warn("worker {}: lost without being asked to end (wait status {:#x})", pid(),
+                 wait_status_);
+  }
   uv_timer_stop(kill_timer_);
   uv_timer_stop(idle_timer);
   if (Client* c = std::exchange(client_, nullptr)) c->on_worker_lost(wait_status_);
@@ -66,6 +103,7 @@ void WorkerHandle::check_lost() {
 }
 
 void WorkerHandle::shut_down(std::chrono::milliseconds grace) {
+  shut_down_asked_ = true;
   link_.close();
   if (process_.exited()) return check_lost();
   if (grace.count() == 0) {

@@ -16,6 +16,7 @@
 
 #include "shared/frame_stream.h"
 #include "shared/ledger.h"
+#include "supervisor/metrics.h"
 #include "supervisor/worker_process.h"
 
 namespace fnr {
@@ -36,14 +37,16 @@ class WorkerHandle final : public FrameStream::Handler {
   };
 
   using LostFn = std::function<void(WorkerHandle*)>;
-  WorkerHandle(uv_loop_t* loop, SpawnedWorker spawned, LostFn on_lost);
+  WorkerHandle(uv_loop_t* loop, SpawnedWorker spawned, LostFn on_lost, Metrics& metrics);
   ~WorkerHandle() override;
   WorkerHandle(const WorkerHandle&) = delete;
   WorkerHandle& operator=(const WorkerHandle&) = delete;
 
   [[nodiscard]] pid_t pid() const { return process_.pid(); }
   [[nodiscard]] State state() const { return state_; }
-  void set_state(State s) { state_ = s; }
+  // Also keeps fn_runner_containers{state} in step: a spare that turns busy
+  // counts as starting until its worker reports the container ready.
+  void set_state(State s);
   [[nodiscard]] FrameStream& link() { return link_; }
   [[nodiscard]] bool lost() const { return lost_; }
 
@@ -74,10 +77,15 @@ class WorkerHandle final : public FrameStream::Handler {
   void on_drain() override;
   void on_exit(int wait_status);
   void check_lost();
+  void on_container_ready(std::span<const char> payload);
+  void count_as(std::optional<ContainerState> s);
 
   WorkerProcess process_;
   FrameStream link_;
   LostFn on_lost_;
+  Metrics& metrics_;
+  std::optional<ContainerState> counted_as_;  // in fn_runner_containers
+  bool shut_down_asked_ = false;              // else losing it is a crash
   Client* client_ = nullptr;
   State state_ = State::kSpare;
   uv_timer_t* kill_timer_ = nullptr;

@@ -41,8 +41,8 @@ void WorkerPool::refill_spares() {
 }
 
 WorkerHandle* WorkerPool::adopt(SpawnedWorker w) {
-  auto h = std::make_unique<WorkerHandle>(ctx_.loop->loop(), std::move(w),
-                                          [this](WorkerHandle* lost) { on_lost(lost); });
+  auto h = std::make_unique<WorkerHandle>(
+      ctx_.loop->loop(), std::move(w), [this](WorkerHandle* lost) { on_lost(lost); }, ctx_.metrics);
   WorkerHandle* raw = h.get();
   all_.emplace(raw, std::move(h));
   {
@@ -76,6 +76,7 @@ std::optional<ReservationId> WorkerPool::reserve(const std::string& call_id, uin
       }
     }
     if (lru == nullptr) return std::nullopt;
+    ctx_.metrics.eviction(EvictionReason::kCapacity);
     evict(lru, "making room");
   }
 }
@@ -111,7 +112,10 @@ void WorkerPool::park(WorkerHandle* w) {
   w->last_used = std::chrono::steady_clock::now();
   if (w->reservation) ctx_.ledger->set_state(*w->reservation, ReservationState::kIdle);
   idle_[w->slot_key].push_back(w);
-  w->on_idle_expired = [this, w] { evict(w, "idle timeout"); };
+  w->on_idle_expired = [this, w] {
+    ctx_.metrics.eviction(EvictionReason::kIdleTimeout);
+    evict(w, "idle timeout");
+  };
   uv_timer_start(
       w->idle_timer,
       [](uv_timer_t* t) {

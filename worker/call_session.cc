@@ -4,7 +4,9 @@
 
 #include <chrono>
 
+#include "worker/container_ready.h"
 #include "worker/default_format.h"
+#include "worker/stdio_container.h"
 
 namespace fnr {
 namespace {
@@ -23,9 +25,15 @@ CallSession::CallSession(uv_loop_t* loop, UniqueFd supervisor_socket,
                          const std::vector<sock_filter>& seccomp)
     : loop_(loop), seccomp_(seccomp), link_(loop, std::move(supervisor_socket), this) {
   link_.start_reading();
+  set_container_ready_listener([this](int64_t start_ns) {
+    wire::ContainerReady ready;
+    ready.set_start_ns(start_ns);
+    send(FrameType::kContainerReady, ready.SerializeAsString());
+  });
 }
 
 CallSession::~CallSession() {
+  set_container_ready_listener(nullptr);
   run_.reset();
   link_.close();
 }
@@ -127,6 +135,9 @@ void CallSession::finish(int code, std::string_view message, bool error_user) {
   f.set_execution_ns(now_ns() - started_ns_);
   const bool kept = hot_ && hot_->reusable();
   f.set_container_kept(kept);
+  // Every format words an OOM kill the same way (the LB's users see it);
+  // the flag spares the supervisor from parsing messages.
+  f.set_oom_killed(code == 502 && message == kOutOfMemoryMessage);
   have_spec_ = false;
   if (!send(FrameType::kFinished, f.SerializeAsString())) return;
   if (kept) return;  // wait for the next CALL_SPEC (or the link closing)

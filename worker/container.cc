@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shared/image_store.h"
+#include "worker/container_ready.h"
 
 namespace fnr {
 namespace {
@@ -29,6 +30,7 @@ std::unique_ptr<Container> Container::start(uv_loop_t* loop, const wire::CallSpe
                                             std::function<void(ExitStatus)> on_exit,
                                             ContainerError* error,
                                             const std::vector<BindMount>& binds) {
+  note_container_starting();
   std::string why;
   const ImageStore store(spec.images_dir());
   const auto image = store.resolve(spec.image(), &why);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "shared/uv_handles.h"
+#include "worker/container_ready.h"
 #include "worker/function_env.h"
 #include "worker/http_stream_call.h"
 
@@ -241,6 +242,7 @@ void HttpStreamContainer::try_connect() {
   if (state_ == State::kStarting) {
     state_ = State::kReady;
     uv_timer_stop(start_timer_);
+    note_container_ready();
     const auto took = std::chrono::steady_clock::now() - started_at_;
     spdlog::debug("{}: container ready in {} us", log_tag_,
                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "shared/uv_handles.h"
+#include "worker/container_ready.h"
 #include "worker/function_env.h"
 
 namespace fnr {
@@ -43,6 +44,7 @@ std::unique_ptr<StdioContainer> StdioContainer::start(uv_loop_t* loop, const wir
       error);
   if (!c->container_) return nullptr;
   c->open_pipes();
+  note_container_ready();  // a stdio function needs no handshake: running is ready
   return c;
 }
 

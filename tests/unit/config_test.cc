@@ -22,7 +22,8 @@ const std::vector<std::string> kEnvVars = {
     "FN_RUNNER_CONFIG", "FN_GRPC_PORT",           "FN_NODE_CERT",
     "FN_NODE_CERT_KEY", "FN_NODE_CERT_AUTHORITY", "FN_MAX_TOTAL_MEMORY_BYTES",
     "FN_LOG_LEVEL",     "FN_MAX_RESPONSE_SIZE",   "FN_MAX_HDR_RESPONSE_SIZE",
-    "FN_IMAGES_DIR",    "FN_RUNNER_LEDGER",       "FN_RUNNER_WORKER"};
+    "FN_IMAGES_DIR",    "FN_RUNNER_LEDGER",       "FN_RUNNER_WORKER",
+    "FN_METRICS_ADDRESS"};
 
 class ConfigTest : public ::testing::Test {
  protected:
@@ -83,6 +84,7 @@ const char* kFullFile = R"({
   "max_response_bytes": 1000,
   "max_request_bytes": 2000,
   "kill_grace_ms": 300,
+  "metrics_address": "[::1]:9464",
   "call": {
     "default_memory_mib": 256, "max_memory_mib": 1024,
     "default_timeout_s": 10, "max_timeout_s": 60,
@@ -105,6 +107,7 @@ TEST_F(ConfigTest, DefaultsWithNoSources) {
   EXPECT_EQ(c.drain_timeout_s, d.drain_timeout_s);
   EXPECT_EQ(c.max_response_bytes, d.max_response_bytes);
   EXPECT_EQ(c.call_limits.max_memory_mib, 8192U);
+  EXPECT_EQ(c.metrics_address, "") << "metrics are off by default";
   EXPECT_EQ(c.config_file, "");
 }
 
@@ -126,6 +129,7 @@ TEST_F(ConfigTest, FileSetsEveryKey) {
   EXPECT_EQ(c.max_response_bytes, 1000U);
   EXPECT_EQ(c.max_request_bytes, 2000U);
   EXPECT_EQ(c.kill_grace_ms, 300U);
+  EXPECT_EQ(c.metrics_address, "[::1]:9464");
   const CallLimits& l = c.call_limits;
   EXPECT_EQ(l.default_memory_mib, 256U);
   EXPECT_EQ(l.max_memory_mib, 1024U);
@@ -162,6 +166,7 @@ TEST_F(ConfigTest, EnvironmentSetsItsKeys) {
   setenv("FN_IMAGES_DIR", "/imgs", 1);
   setenv("FN_RUNNER_LEDGER", "led", 1);
   setenv("FN_RUNNER_WORKER", "/w", 1);
+  setenv("FN_METRICS_ADDRESS", "0.0.0.0:9464", 1);
   Config c = load_ok({});
   EXPECT_EQ(c.grpc_address, "0.0.0.0:7000");
   EXPECT_TRUE(c.tls.enabled());
@@ -175,6 +180,7 @@ TEST_F(ConfigTest, EnvironmentSetsItsKeys) {
   EXPECT_EQ(c.images_dir, "/imgs");
   EXPECT_EQ(c.ledger_name, "led");
   EXPECT_EQ(c.worker_path, "/w");
+  EXPECT_EQ(c.metrics_address, "0.0.0.0:9464");
 }
 
 TEST_F(ConfigTest, EmptyEnvironmentVariableCountsAsUnset) {
@@ -194,7 +200,7 @@ TEST_F(ConfigTest, GrpcPortKeepsTheHost) {
 TEST_F(ConfigTest, FlagsSetTheirKeys) {
   Config c = load_ok({"--grpc-address=127.0.0.1:1", "--images-dir=/x", "--log-level=warn",
                       "--ledger-name=l2", "--max-total-memory-bytes=123", "--worker=/bin/w",
-                      "--drain-timeout=9"});
+                      "--drain-timeout=9", "--metrics-address=127.0.0.1:0"});
   EXPECT_EQ(c.grpc_address, "127.0.0.1:1");
   EXPECT_EQ(c.images_dir, "/x");
   EXPECT_EQ(c.log_level, "warn");
@@ -202,6 +208,7 @@ TEST_F(ConfigTest, FlagsSetTheirKeys) {
   EXPECT_EQ(c.max_total_memory_bytes, 123U);
   EXPECT_EQ(c.worker_path, "/bin/w");
   EXPECT_EQ(c.drain_timeout_s, 9U);
+  EXPECT_EQ(c.metrics_address, "127.0.0.1:0");
 }
 
 TEST_F(ConfigTest, LaterSourcesWin) {
@@ -235,7 +242,7 @@ TEST_F(ConfigTest, ExampleFileLoadsAndHasEveryKey) {
        {"grpc_address", "tls", "max_total_memory_bytes", "ledger_name", "ledger_entries",
         "images_dir", "worker_path", "log_level", "drain_timeout_s", "max_response_bytes",
         "max_request_bytes", "max_response_header_bytes", "container_start_timeout_ms",
-        "kill_grace_ms", "spare_workers", "call", "sandbox"}) {
+        "kill_grace_ms", "spare_workers", "metrics_address", "call", "sandbox"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
   for (const char* key : {"cert", "key", "authority"}) EXPECT_TRUE(doc["tls"].contains(key));
@@ -323,6 +330,18 @@ std::vector<BadConfig> bad_configs() {
        {},
        "FN_GRPC_PORT cannot apply"},
       {"BadGrpcAddress", "", {}, {"--grpc-address=localhost"}, "is not HOST:PORT"},
+      {"MetricsAddressWithoutPort", "", {}, {"--metrics-address=127.0.0.1"}, "metrics_address"},
+      {"MetricsAddressHostName",
+       R"({"metrics_address": "localhost:9464"})",
+       {},
+       {},
+       R"(metrics_address "localhost:9464" is not IP:PORT)"},
+      {"MetricsAddressBadPort",
+       "",
+       {{"FN_METRICS_ADDRESS", "0.0.0.0:65536"}},
+       {},
+       "metrics_address \"0.0.0.0:65536\" is not IP:PORT (bad port)"},
+      {"MetricsAddressUnbracketedV6", "", {}, {"--metrics-address=::1:9464"}, "in brackets"},
       {"BadGrpcAddressPort", "", {}, {"--grpc-address=localhost:http"}, "is not HOST:PORT"},
       {"TlsPartialEnv",
        "",
