@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
       watchdog.stop();
       loop.stop();
       fnr::Ledger::remove(ctx.config.ledger_name);
+      fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
       return 1;
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
