@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "shared/pidfd.h"
-#include "shared/uv_handles.h"
 
 namespace fnr {
 namespace {
@@ -98,37 +97,8 @@ SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& lo
 
 WorkerProcess::WorkerProcess(uv_loop_t* loop, pid_t pid, UniqueFd pidfd,
                              std::function<void(int)> on_exit)
-    : pid_(pid), pidfd_(std::move(pidfd)), on_exit_(std::move(on_exit)) {
-  poll_ = new uv_poll_t{};
-  uv_poll_init(loop, poll_, pidfd_.get());
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, on_readable);
-}
-
-void WorkerProcess::on_readable(uv_poll_t* poll, int /*status*/, int /*events*/) {
-  auto* self = static_cast<WorkerProcess*>(poll->data);
-  if (self == nullptr || self->reaped_) return;
-  siginfo_t info{};
-  if (waitid(P_PIDFD, self->pidfd_.get(), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
-    return;
-  }
-  self->reaped_ = true;
-  uv_poll_stop(poll);
-  const int status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
-  if (self->on_exit_) self->on_exit_(status);
-}
-
-void WorkerProcess::kill() {
-  if (!reaped_) ::kill(pid_, SIGKILL);
-}
-
-WorkerProcess::~WorkerProcess() {
-  close_and_free(poll_);
-  if (!reaped_) {
-    ::kill(pid_, SIGKILL);
-    siginfo_t info{};
-    waitid(P_PIDFD, pidfd_.get(), &info, WEXITED);
-  }
-}
+    : watch_(loop, pid, std::move(pidfd), [on_exit = std::move(on_exit)](const siginfo_t& info) {
+        if (on_exit) on_exit(wait_status_of(info));
+      }) {}
 
 }  // namespace fnr

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "shared/pidfd_watch.h"
 #include "shared/unique_fd.h"
 
 namespace fnr {
@@ -28,22 +29,17 @@ SpawnedWorker spawn_worker(const std::string& worker_path, const std::string& lo
 // request, and kills and reaps it if destroyed while it still runs.
 class WorkerProcess {
  public:
+  // `on_exit` gets the wait status.
   WorkerProcess(uv_loop_t* loop, pid_t pid, UniqueFd pidfd, std::function<void(int)> on_exit);
-  ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  [[nodiscard]] bool exited() const { return reaped_; }
-  void kill();
+  [[nodiscard]] pid_t pid() const { return watch_.pid(); }
+  [[nodiscard]] bool exited() const { return watch_.reaped(); }
+  void kill() { watch_.kill(); }
 
  private:
-  static void on_readable(uv_poll_t* poll, int status, int events);
-  pid_t pid_;
-  UniqueFd pidfd_;
-  uv_poll_t* poll_ = nullptr;
-  bool reaped_ = false;
-  std::function<void(int)> on_exit_;  // wait status
+  PidfdWatch watch_;
 };
 
 }  // namespace fnr

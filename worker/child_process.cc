@@ -1,19 +1,18 @@
 #include "worker/child_process.h"
 
-#include "shared/uv_handles.h"
-
 #include <fcntl.h>
 #include <signal.h>
-#include "shared/pidfd.h"
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include "worker/c_strings.h"
 #include <stdexcept>
+
+#include "shared/pidfd.h"
+#include "shared/uv_handles.h"
+#include "worker/c_strings.h"
 
 namespace fnr {
 namespace {
@@ -32,10 +31,9 @@ PipePair make_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-
 // Runs in the forked child: only async-signal-safe calls until execve.
-[[noreturn]] void exec_child(const LaunchSpec& spec, char* const* argv, char* const* envp,
-                             int in, int out, int err, pid_t parent) {
+[[noreturn]] void exec_child(const LaunchSpec& spec, char* const* argv, char* const* envp, int in,
+                             int out, int err, pid_t parent) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The worker may have died between fork and prctl: then no signal comes.
@@ -57,14 +55,15 @@ std::unique_ptr<ChildProcess> ChildProcess::launch(uv_loop_t* loop, const Launch
                                                    std::function<void(ExitStatus)> on_exit) {
   PipePair in = make_pipe(), out = make_pipe(), err = make_pipe();
   std::unique_ptr<ChildProcess> child(new ChildProcess());
+  UniqueFd pidfd;
   child->on_exit_ = std::move(on_exit);
 
   if (sandbox != nullptr) {
     SandboxLaunch l{spec.argv, spec.env, in.read.get(), out.write.get(), err.write.get()};
     SandboxProcess p = start_sandbox(*sandbox, l);
     child->pid_ = p.pid;
-    child->pidfd_ = std::move(p.pidfd);
     child->sandboxed_ = true;
+    pidfd = std::move(p.pidfd);
   } else {
     std::vector<char*> argv = c_strings(spec.argv);
     std::vector<char*> envp = c_strings(spec.env);
@@ -81,65 +80,41 @@ std::unique_ptr<ChildProcess> ChildProcess::launch(uv_loop_t* loop, const Launch
     // Set the group from this side too, so kill_group() is right even if we
     // get there before the child ran setpgid.
     setpgid(pid, pid);
-    child->pidfd_.reset(pidfd_open(pid));
-    if (!child->pidfd_) throw sys_error("pidfd_open");
+    pidfd.reset(pidfd_open(pid));
+    if (!pidfd) {
+      const std::runtime_error e = sys_error("pidfd_open");
+      kill(-pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      throw e;
+    }
   }
   child->stdin_ = std::move(in.write);
   child->stdout_ = std::move(out.read);
   child->stderr_ = std::move(err.read);
-  child->watch(loop);
+  child->watch(loop, std::move(pidfd));
   return child;
 }
 
-void ChildProcess::watch(uv_loop_t* loop) {
-  poll_ = new uv_poll_t{};
-  if (int rc = uv_poll_init(loop, poll_, pidfd_.get()); rc != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    throw std::runtime_error(std::string("uv_poll_init(pidfd): ") + uv_strerror(rc));
-  }
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, on_pidfd);
+void ChildProcess::watch(uv_loop_t* loop, UniqueFd pidfd) {
+  std::function<void()> kill_group;
+  // A container's init takes its whole pid namespace with it; a plain
+  // child's leftovers are found by its process group.
+  if (!sandboxed_) kill_group = [pid = pid_] { kill(-pid, SIGKILL); };
+  watch_ = std::make_unique<PidfdWatch>(
+      loop, pid_, std::move(pidfd), [this](const siginfo_t& info) { on_reaped(info); },
+      std::move(kill_group));
 }
 
-void ChildProcess::on_pidfd(uv_poll_t* poll, int /*status*/, int /*events*/) {
-  auto* self = static_cast<ChildProcess*>(poll->data);
-  if (self == nullptr || self->reaped_) return;
-  // Leftovers of the function die with it. The leader is still an unreaped
-  // zombie here, so its pid (the group id) cannot have been reused yet. (A
-  // container's leftovers died with its init's pid namespace.)
-  if (!self->sandboxed_) kill(-self->pid_, SIGKILL);
-  siginfo_t info{};
-  if (waitid(P_PIDFD, self->pidfd_.get(), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
-    return;
-  }
-  self->reaped_ = true;
-  uv_poll_stop(poll);
+void ChildProcess::on_reaped(const siginfo_t& info) {
   ExitStatus st;
   st.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   st.code = info.si_status;
-  if (self->sandboxed_ && !st.signaled) {
+  if (sandboxed_ && !st.signaled) {
     const FunctionExit f = decode_init_exit(st.code);
     st.signaled = f.signaled;
     st.code = f.code;
   }
-  if (self->on_exit_) self->on_exit_(st);
-}
-
-void ChildProcess::kill_group() {
-  if (reaped_) return;
-  // A container's init takes its whole pid namespace with it.
-  if (!sandboxed_) kill(-pid_, SIGKILL);
-  kill(pid_, SIGKILL);
-}
-
-ChildProcess::~ChildProcess() {
-  close_and_free(poll_);
-  if (pid_ > 0 && !reaped_) {
-    kill_group();
-    siginfo_t info{};
-    waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
-  }
+  if (on_exit_) on_exit_(st);
 }
 
 }  // namespace fnr

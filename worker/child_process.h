@@ -11,15 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "shared/pidfd_watch.h"
 #include "shared/unique_fd.h"
 #include "worker/sandbox/sandbox.h"
 
 namespace fnr {
 
 struct LaunchSpec {
-  std::string path;                // executable, absolute
-  std::vector<std::string> argv;   // argv[0] included
-  std::vector<std::string> env;    // "K=V"
+  std::string path;               // executable, absolute
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // "K=V"
   std::string cwd;
 };
 
@@ -38,31 +39,30 @@ class ChildProcess {
   static std::unique_ptr<ChildProcess> launch(uv_loop_t* loop, const LaunchSpec& spec,
                                               const SandboxSpec* sandbox,
                                               std::function<void(ExitStatus)> on_exit);
-  ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   [[nodiscard]] pid_t pid() const { return pid_; }
   // Kills the function and everything it started (the container's init, or
   // the process group).
-  void kill_group();
+  void kill_group() {
+    if (watch_) watch_->kill();
+  }
   UniqueFd take_stdin() { return std::move(stdin_); }
   UniqueFd take_stdout() { return std::move(stdout_); }
   UniqueFd take_stderr() { return std::move(stderr_); }
 
  private:
   ChildProcess() = default;
-  static void on_pidfd(uv_poll_t* poll, int status, int events);
-
-  void watch(uv_loop_t* loop);
+  void watch(uv_loop_t* loop, UniqueFd pidfd);
+  void on_reaped(const siginfo_t& info);
 
   pid_t pid_ = -1;
   bool sandboxed_ = false;
-  bool reaped_ = false;
-  UniqueFd pidfd_;
   UniqueFd stdin_, stdout_, stderr_;
-  uv_poll_t* poll_ = nullptr;  // freed in its close callback
   std::function<void(ExitStatus)> on_exit_;
+  // Last: it kills and reaps the function before the rest goes.
+  std::unique_ptr<PidfdWatch> watch_;
 };
 
 }  // namespace fnr
