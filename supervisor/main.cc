@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
       watchdog.stop();
       loop.stop();
       fnr::Ledger::remove(config.ledger_name);
+      fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
       return 1;
     }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
@@ -248,6 +249,7 @@ int main(int argc, char** argv) {
     watchdog.stop();
     loop.stop();
     fnr::Ledger::remove(config.ledger_name);
+    fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
     spdlog::info("stopped");
   } catch (const std::exception& ex) {
     spdlog::critical("fatal: {}", ex.what());

@@ -26,4 +26,10 @@ UniqueFd lock_instance(const std::string& runtime_root, const std::string& name,
 void clean_previous_run(const std::string& ledger_name, const CgroupLayout& cgroups,
                         const std::string& runtime_dir);
 
+// Clean exit, once every worker is gone: removes the instance's own cgroup
+// directories (<own>/fn-runner/<name>) and scratch dir (<runtime_dir>), so
+// that runners started under ever new names (tests, benches) do not pile
+// them up on the host; anything found still inside is removed and logged.
+void remove_instance(const CgroupLayout& cgroups, const std::string& runtime_dir);
+
 }  // namespace fnr
