@@ -80,19 +80,23 @@ CallOutcome Engagement::run(std::string_view call_json, const BodySource& body) 
 
   start_ = Clock::now();
   std::unique_ptr<Stream> stream = stub_.Engage(&ctx_);
-  bool try_sent = false;
-  {
-    ClientMsg try_msg;
-    try_msg.mutable_try_()->set_models_call_json(call_json.data(), call_json.size());
-    try_sent = stream->Write(try_msg);
-  }
-
   RequestWriter writer(*stream, ctx_, body,
                        RequestWriterConfig{
                            .chunk = lb_.chunk,
                            .stale_frames = lb_.mode == LbMode::kApril && lb_.april_stale_frames,
                            .cancel_after_bytes = call_.cancel_after_request_bytes,
                        });
+  bool try_sent = false;
+  {
+    ClientMsg try_msg;
+    try_msg.mutable_try_()->set_models_call_json(call_json.data(), call_json.size());
+    // May sends the body at once: a small one leaves in the Try's TCP write,
+    // as Go's transport coalesces the LB's back-to-back Sends.
+    grpc::WriteOptions options;
+    if (lb_.mode == LbMode::kMay && writer.can_write_inline()) options.set_buffer_hint();
+    try_sent = stream->Write(try_msg, options);
+  }
+
   auto send_body = [&] {
     if (writer.can_write_inline()) {
       writer.write_inline();
