@@ -98,6 +98,12 @@ bool FrameStream::send(FrameType type, std::string_view payload) {
   return !write_failed_;
 }
 
+bool FrameStream::flush() {
+  if (!open() || write_failed_) return false;
+  if (writer_.flush() != 0) write_failed_ = true;
+  return !write_failed_;
+}
+
 void FrameStream::fail(const std::string& reason) {
   if (failed_) return;
   failed_ = true;

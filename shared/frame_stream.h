@@ -49,6 +49,9 @@ class FrameStream {
   // is then dropped. A failed write does not close the stream: what the
   // peer sent before is still delivered, then on_stream_closed().
   bool send(FrameType type, std::string_view payload);
+  // Writes what this loop turn gathered now (see StreamWriter): for a last
+  // frame that nothing will follow in this turn.
+  bool flush();
   [[nodiscard]] size_t queued_bytes() const { return writer_.queued(); }
   [[nodiscard]] bool over_high_watermark() const { return writer_.over_high_watermark(); }
   [[nodiscard]] bool open() const { return pipe_ != nullptr && !failed_; }

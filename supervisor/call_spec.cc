@@ -35,7 +35,9 @@ wire::CallSpec make_call_spec(const Call& call, const Config& config, const Cgro
   // is a little earlier: we answer "504:Timed out" just before theirs
   // expires, since a call that dies by DEADLINE_EXCEEDED is an HTTP 500 to
   // the April LB's user.
-  constexpr auto kAnswerMargin = std::chrono::milliseconds(50);
+  // 100 ms: the worker must notice, kill and report, and the answer cross
+  // two sockets and gRPC, on a host that may be busy.
+  constexpr auto kAnswerMargin = std::chrono::milliseconds(100);
   auto deadline = received + std::chrono::seconds(call.timeout_s);
   if (client_deadline - kAnswerMargin < deadline && client_deadline > received + kAnswerMargin) {
     deadline = client_deadline - kAnswerMargin;

@@ -17,8 +17,6 @@ int64_t now_ns() {
       .count();
 }
 
-
-
 }  // namespace
 
 CallSession::CallSession(uv_loop_t* loop, UniqueFd supervisor_socket,
@@ -139,7 +137,10 @@ void CallSession::finish(int code, std::string_view message, bool error_user) {
   // the flag spares the supervisor from parsing messages.
   f.set_oom_killed(code == 502 && message == kOutOfMemoryMessage);
   have_spec_ = false;
-  if (!send(FrameType::kFinished, f.SerializeAsString())) return;
+  // The call's last frame: it and whatever this turn gathered before it
+  // (result start, data) leave now, in one write, rather than at the end of
+  // a turn that may go on reading request bytes nobody wants any more.
+  if (!send(FrameType::kFinished, f.SerializeAsString()) || !link_.flush()) return;
   if (kept) return;  // wait for the next CALL_SPEC (or the link closing)
   exiting_ = true;
   if (link_.queued_bytes() == 0) {
