@@ -20,9 +20,12 @@ int serve_until_stdin_closes(const std::string& addr) {
   std::fflush(stdout);
   // The parent holds our stdin: its close (or death) ends us.
   char c = 0;
-  while (read(STDIN_FILENO, &c, 1) > 0 || errno == EINTR) {
+  for (;;) {
+    const ssize_t n = read(STDIN_FILENO, &c, 1);
+    // errno means something only after a failed read: an EOF (0) with a
+    // stale EINTR in errno must still end us.
+    if (n == 0 || (n < 0 && errno != EINTR)) return 0;
   }
-  return 0;
 }
 
 std::unique_ptr<ChildServer> ChildServer::start(const std::string& mode, std::string* error) {
