@@ -44,6 +44,7 @@
 #include "tests/chaos/flags.h"
 #include "tests/chaos/leak_check.h"
 #include "tests/chaos/process_tree.h"
+#include "tests/chaos/program.h"
 #include "tests/e2e/outcome_checks.h"
 #include "tests/e2e/process_watch.h"
 
@@ -410,46 +411,30 @@ int run(const Settings& s) {
     std::printf("%s%s=%d", first ? "" : ", ", name.c_str(), n);
     first = false;
   }
-  std::printf(")\nleaks found: %zu\n", leaks.size());
-  for (const std::string& l : leaks) std::printf("  LEAK: %s\n", l.c_str());
-  for (const std::string& f : failures) std::printf("  FAIL: %s\n", f.c_str());
-  const bool ok = leaks.empty() && failures.empty();
-  if (!ok) std::printf("---- runner log tail ----\n%s\n----\n", log_tail(runner, 6000).c_str());
-  std::printf("%s\n", ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  std::printf(")\n");
+  return print_verdict(leaks, failures, [&runner] {
+    return "---- runner log tail ----\n" + log_tail(runner, 6000) + "\n----\n";
+  });
 }
 
 }  // namespace
 }  // namespace fnr::chaos
 
 int main(int argc, char** argv) {
-  using fnr::chaos::Settings;
-  if (::geteuid() != 0) {
-    std::printf("SKIPPED LOUDLY: fn-runner-chaos runs the sandboxed runner, which needs root\n");
-    return 77;
-  }
-  Settings s;
-  try {
-    const fnr::chaos::Flags flags(argc, argv);
-    s.calls = flags.get("calls", s.calls);
-    s.concurrency = std::max<uint64_t>(1, flags.get("concurrency", s.concurrency));
-    s.seed = flags.get("seed", std::random_device{}());
-    s.capacity_mib = flags.get("capacity-mib", s.capacity_mib);
-    s.idle_timeout_s = static_cast<uint32_t>(flags.get("idle-timeout", s.idle_timeout_s));
-    s.mix.min_gap = std::chrono::milliseconds(flags.get("fault-gap-min-ms", 20));
-    s.mix.max_gap = std::chrono::milliseconds(flags.get("fault-gap-max-ms", 150));
-    s.planned_cancel_pct = flags.get("planned-cancel-pct", s.planned_cancel_pct);
-    s.settle_timeout = std::chrono::seconds(flags.get("settle-timeout", 60));
-    s.drain_calls = flags.get("drain-calls", s.drain_calls);
-    if (const std::string typos = flags.unused(); !typos.empty()) {
-      std::fprintf(stderr, "unknown flags:%s\n", typos.c_str());
-      return 2;
-    }
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "fn-runner-chaos: %s\n", ex.what());
-    return 2;
-  }
-  // A broken stream must not kill us with SIGPIPE.
-  ::signal(SIGPIPE, SIG_IGN);
-  return fnr::chaos::run(s);
+  fnr::chaos::Settings s;
+  return fnr::chaos::run_program(
+      "fn-runner-chaos", argc, argv,
+      [&s](const fnr::chaos::Flags& flags) {
+        s.calls = flags.get("calls", s.calls);
+        s.concurrency = std::max<uint64_t>(1, flags.get("concurrency", s.concurrency));
+        s.seed = flags.get("seed", std::random_device{}());
+        s.capacity_mib = flags.get("capacity-mib", s.capacity_mib);
+        s.idle_timeout_s = static_cast<uint32_t>(flags.get("idle-timeout", s.idle_timeout_s));
+        s.mix.min_gap = std::chrono::milliseconds(flags.get("fault-gap-min-ms", 20));
+        s.mix.max_gap = std::chrono::milliseconds(flags.get("fault-gap-max-ms", 150));
+        s.planned_cancel_pct = flags.get("planned-cancel-pct", s.planned_cancel_pct);
+        s.settle_timeout = std::chrono::seconds(flags.get("settle-timeout", 60));
+        s.drain_calls = flags.get("drain-calls", s.drain_calls);
+      },
+      [&s] { return fnr::chaos::run(s); });
 }

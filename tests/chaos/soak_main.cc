@@ -40,6 +40,7 @@
 #include "tests/chaos/flags.h"
 #include "tests/chaos/leak_check.h"
 #include "tests/chaos/process_tree.h"
+#include "tests/chaos/program.h"
 
 namespace fnr::chaos {
 namespace {
@@ -321,43 +322,26 @@ int run(const Settings& s) {
       "fds beyond 2 per worker: median first third %d, median last third %d (allowed +%d), max "
       "%d; all fds when quiet %d -> %d\n",
       fds_first, fds_last, s.fd_noise, fds_max, baseline.count, fds_quiet2);
-  std::printf("leaks found: %zu\n", leaks.size());
-  for (const std::string& l : leaks) std::printf("  LEAK: %s\n", l.c_str());
-  for (const std::string& f : failures) std::printf("  FAIL: %s\n", f.c_str());
-  const bool ok = leaks.empty() && failures.empty();
-  std::printf("%s\n", ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  return print_verdict(leaks, failures);
 }
 
 }  // namespace
 }  // namespace fnr::chaos
 
 int main(int argc, char** argv) {
-  using fnr::chaos::Settings;
-  if (::geteuid() != 0) {
-    std::printf("SKIPPED LOUDLY: fn-runner-soak runs the sandboxed runner, which needs root\n");
-    return 77;
-  }
-  Settings s;
-  try {
-    const fnr::chaos::Flags flags(argc, argv);
-    s.duration = std::chrono::seconds(flags.get("duration", 600));
-    s.warmup = std::chrono::seconds(flags.get("warmup", 60));
-    s.sample = std::chrono::seconds(std::max<uint64_t>(1, flags.get("sample", 10)));
-    s.concurrency = std::max<uint64_t>(1, flags.get("concurrency", s.concurrency));
-    s.cold_every = flags.get("cold-every", s.cold_every);
-    s.rss_allow_kib = flags.get("rss-allow-kib", s.rss_allow_kib);
-    s.rss_allow_pct = flags.get("rss-allow-pct", s.rss_allow_pct);
-    s.fd_noise = static_cast<int>(flags.get("fd-noise", 4));
-    s.idle_timeout_s = static_cast<uint32_t>(flags.get("idle-timeout", s.idle_timeout_s));
-    if (const std::string typos = flags.unused(); !typos.empty()) {
-      std::fprintf(stderr, "unknown flags:%s\n", typos.c_str());
-      return 2;
-    }
-  } catch (const std::exception& ex) {
-    std::fprintf(stderr, "fn-runner-soak: %s\n", ex.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  return fnr::chaos::run(s);
+  fnr::chaos::Settings s;
+  return fnr::chaos::run_program(
+      "fn-runner-soak", argc, argv,
+      [&s](const fnr::chaos::Flags& flags) {
+        s.duration = std::chrono::seconds(flags.get("duration", 600));
+        s.warmup = std::chrono::seconds(flags.get("warmup", 60));
+        s.sample = std::chrono::seconds(std::max<uint64_t>(1, flags.get("sample", 10)));
+        s.concurrency = std::max<uint64_t>(1, flags.get("concurrency", s.concurrency));
+        s.cold_every = flags.get("cold-every", s.cold_every);
+        s.rss_allow_kib = flags.get("rss-allow-kib", s.rss_allow_kib);
+        s.rss_allow_pct = flags.get("rss-allow-pct", s.rss_allow_pct);
+        s.fd_noise = static_cast<int>(flags.get("fd-noise", 4));
+        s.idle_timeout_s = static_cast<uint32_t>(flags.get("idle-timeout", s.idle_timeout_s));
+      },
+      [&s] { return fnr::chaos::run(s); });
 }
