@@ -1,5 +1,6 @@
 #include "tests/chaos/flags.h"
 
+#include <charconv>
 #include <stdexcept>
 
 namespace fnr::chaos {
@@ -19,9 +20,12 @@ uint64_t Flags::get(const std::string& name, uint64_t fallback) const {
   const auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   read_[name] = true;
-  size_t used = 0;
-  const uint64_t v = std::stoull(it->second, &used);
-  if (used != it->second.size()) throw std::invalid_argument("--" + name + " wants a number");
+  const std::string& text = it->second;
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size()) {
+    throw std::invalid_argument("--" + name + " wants a number, got '" + text + "'");
+  }
   return v;
 }
 
