@@ -46,14 +46,7 @@ TEST_F(ControlTest, DrainWaitsForInFlightCallsRefusesNewOnesAndResumeServesAgain
 
   for (const LbMode mode : {LbMode::kApril, LbMode::kMay}) {
     SCOPED_TRACE(std::string(client::lb_mode_name(mode)));
-    client::LbOptions o;
-    o.mode = mode;
-    o.deadline = seconds(5);
-    auto late = runner_->lb(std::move(o));
-    TestCall call;
-    call.mode("echo");
-    const client::CallOutcome out = late->engage(call.json(), "while draining");
-    EXPECT_TRUE(nacked(out));
+    EXPECT_TRUE(nacked(runner_->late_echo_call(mode, "while draining")));
   }
   const CtlResult status = run_ctl({"status", "--ledger", runner_->ledger_name()});
   EXPECT_EQ(status.exit_code, 0) << status.output;

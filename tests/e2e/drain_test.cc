@@ -31,13 +31,7 @@ TEST_F(DrainTest, InFlightCallFinishesNewCallsAreRefusedExitIsClean) {
 
   for (const LbMode mode : {LbMode::kApril, LbMode::kMay}) {
     SCOPED_TRACE(std::string(client::lb_mode_name(mode)));
-    client::LbOptions o;
-    o.mode = mode;
-    o.deadline = seconds(5);
-    auto late = runner_->lb(std::move(o));
-    TestCall call;
-    call.mode("echo");
-    const client::CallOutcome out = late->engage(call.json(), "too late");
+    const client::CallOutcome out = runner_->late_echo_call(mode, "too late");
     EXPECT_FALSE(out.committed) << describe(out);
     EXPECT_FALSE(out.finished_success) << describe(out);
     EXPECT_TRUE(out.body.empty()) << describe(out);

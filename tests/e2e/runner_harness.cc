@@ -297,6 +297,16 @@ std::unique_ptr<client::LbClient> RunnerHarness::lb(client::LbOptions options) c
   return c;
 }
 
+client::CallOutcome RunnerHarness::late_echo_call(client::LbMode mode,
+                                                  const std::string& body) const {
+  client::LbOptions o;
+  o.mode = mode;
+  o.deadline = std::chrono::seconds(5);
+  TestCall call;
+  call.mode("echo");
+  return lb(std::move(o))->engage(call.json(), body);
+}
+
 std::shared_ptr<grpc::Channel> RunnerHarness::channel(grpc::ChannelArguments args) const {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();

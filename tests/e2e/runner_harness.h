@@ -86,6 +86,9 @@ class RunnerHarness {
   // An LB emulator connected to this runner (over mTLS when it serves TLS).
   std::unique_ptr<client::LbClient> lb(client::LbMode mode = client::LbMode::kMay) const;
   std::unique_ptr<client::LbClient> lb(client::LbOptions options) const;
+  // An echo call from a fresh LB of `mode` with a 5 s deadline: what a
+  // caller arriving while the runner drains sees.
+  client::CallOutcome late_echo_call(client::LbMode mode, const std::string& body) const;
   [[nodiscard]] std::optional<client::TlsFiles> client_tls() const;
   // A fresh channel and generated stub, for tests that drive the stream by hand.
   [[nodiscard]] std::shared_ptr<grpc::Channel> channel(
