@@ -24,24 +24,31 @@ int64_t ns_between(std::chrono::steady_clock::time_point a,
 
 }  // namespace
 
-grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* Engagement::create(
-    RunnerContext& ctx, std::chrono::system_clock::time_point client_deadline) {
+void Engagement::listen(RunnerContext& ctx, RunnerProtocol::AsyncService& service,
+                        grpc::ServerCompletionQueue* cq) {
   auto e = std::make_shared<Engagement>(ctx);
-  e->client_deadline_ = client_deadline;
   e->grpc_ref_ = e;
-  e->read_next();
-  return e.get();
+  e->request(service, cq);
 }
-
-Engagement::Engagement(RunnerContext& ctx) : ctx_(ctx) { ctx_.counters.active.fetch_add(1); }
 
 Engagement::~Engagement() { close_and_free(timer_); }
 
 // ============================ gRPC side ====================================
 
-// gRPC may run a reaction on the thread that starts an operation, so no
-// Start*/Finish call happens under mu_: the flags decide under the lock,
-// the call is made after it. `writing_` makes one thread the writer, and a
+void Engagement::OnStarted() {
+  listen(ctx_, service(), cq());
+  ctx_.counters.active.fetch_add(1);
+  client_deadline_ = context().deadline();
+  read_next();
+}
+
+void Engagement::OnNotStarted() {
+  // The server is shutting down; nothing else holds us.
+  std::shared_ptr<Engagement> last = std::move(grpc_ref_);
+}
+
+// The flags decide under mu_ and the Start*/Finish call is made after it,
+// so no lock is held across gRPC's I/O. `writing_` makes one thread the writer, and a
 // deque keeps &out_.front() valid while others push_back.
 void Engagement::read_next() {
   {

@@ -1,7 +1,7 @@
 #pragma once
 // One Engage stream, which carries one call. The object has two sides:
 //
-//  - the gRPC side (ServerBidiReactor callbacks on gRPC's threads): reads
+//  - the gRPC side (EngageStream reactions on the CqThread): reads
 //    the Try, answers ack or NACK, forwards request frames, and owns a
 //    small thread-safe queue of outgoing RunnerMsgs;
 //  - the loop side (on the supervisor's libuv thread): the worker process,
@@ -25,19 +25,20 @@
 #include "proto/worker.pb.h"
 #include "shared/call.h"
 #include "shared/ledger.h"
+#include "supervisor/engage_stream.h"
 #include "supervisor/runner_context.h"
 #include "supervisor/worker_handle.h"
 
 namespace fnr {
 
-class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
+class Engagement final : public EngageStream,
                          public WorkerHandle::Client,
                          public std::enable_shared_from_this<Engagement> {
  public:
-  // `client_deadline`: the stream's gRPC deadline (max() when none).
-  static grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* create(
-      RunnerContext& ctx, std::chrono::system_clock::time_point client_deadline);
-  explicit Engagement(RunnerContext& ctx);
+  // Waits for the next Engage call; each started one waits for the next.
+  static void listen(RunnerContext& ctx, RunnerProtocol::AsyncService& service,
+                     grpc::ServerCompletionQueue* cq);
+  explicit Engagement(RunnerContext& ctx) : ctx_(ctx) {}
   ~Engagement() override;
 
   // Loop thread: end the call now (shutdown).
@@ -49,6 +50,8 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   static constexpr size_t kWriteLowWatermark = 64UL * 1024;
 
   // --- gRPC side -----------------------------------------------------------
+  void OnStarted() override;
+  void OnNotStarted() override;
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -115,7 +118,7 @@ class Engagement final : public grpc::ServerBidiReactor<ClientMsg, RunnerMsg>,
   bool cancelled_ = false;
   bool read_pending_ = false;
   grpc::Status final_status_;
-  std::shared_ptr<Engagement> grpc_ref_;  // released in OnDone
+  std::shared_ptr<Engagement> grpc_ref_;  // released in OnDone (or OnNotStarted)
 
   // Loop thread only.
   std::shared_ptr<Engagement> loop_ref_;  // held while a worker runs our call

@@ -19,6 +19,7 @@
 #include "shared/seccomp_policy.h"
 #include "supervisor/config_reload.h"
 #include "supervisor/control_socket.h"
+#include "supervisor/cq_thread.h"
 #include "supervisor/engagement.h"
 #include "supervisor/event_loop.h"
 #include "supervisor/metrics_server.h"
@@ -225,9 +226,12 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(config.grpc_address,
                              fnr::make_server_credentials(config.tls, server_tls.get()), &port);
     builder.RegisterService(&service);
+    fnr::CqThread cq_thread(builder);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
       spdlog::critical("cannot listen on {}", config.grpc_address);
+      if (server) server->Shutdown();
+      cq_thread.stop();
       control_socket.stop();
       clear_pool(ctx);
       watchdog.stop();
@@ -236,6 +240,8 @@ int main(int argc, char** argv) {
       fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
       return 1;
     }
+    service.serve(cq_thread.cq());
+    cq_thread.start();
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
                  config.grpc_address, port, total_mib, config.images_dir);
     fnr::sd::notify_ready(
@@ -245,6 +251,7 @@ int main(int argc, char** argv) {
     spdlog::info("{} received", strsignal(sig));
     drain(ctx, *server);
     server->Wait();
+    cq_thread.stop();
     control_socket.stop();
     watchdog.stop();
     loop.stop();

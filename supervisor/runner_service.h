@@ -1,20 +1,18 @@
 #pragma once
-// The RunnerProtocol gRPC service on the callback API: no thread per
-// stream; each Engage is an Engagement reactor.
+// The RunnerProtocol gRPC service on the async API, served by one CqThread:
+// no thread per stream, and no hand-off between gRPC's own threads. Each
+// Engage is an Engagement; Status answers from the counters.
 #include "proto/runner.grpc.pb.h"
 #include "supervisor/runner_context.h"
 
 namespace fnr {
 
-class RunnerService final : public RunnerProtocol::CallbackService {
+class RunnerService final : public RunnerProtocol::AsyncService {
  public:
   explicit RunnerService(RunnerContext& ctx) : ctx_(ctx) {}
 
-  grpc::ServerBidiReactor<ClientMsg, RunnerMsg>* Engage(
-      grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
-                                   const google::protobuf::Empty* request,
-                                   RunnerStatus* response) override;
+  // After BuildAndStart: waits for calls on `cq`.
+  void serve(grpc::ServerCompletionQueue* cq);
 
  private:
   RunnerContext& ctx_;
