@@ -29,4 +29,11 @@ std::string bench_call_json(const Options& o, std::string_view id, const std::st
   return call.dump();
 }
 
+CallTemplate bench_call_template(const Options& o) {
+  static constexpr std::string_view kIdMarker = "@CALL-ID@";
+  const std::string json = bench_call_json(o, kIdMarker, o.image, "bench");
+  const size_t at = json.find(kIdMarker);
+  return {json.substr(0, at), json.substr(at + kIdMarker.size())};
+}
+
 }  // namespace fnr::bench

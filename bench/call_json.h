@@ -13,4 +13,17 @@ namespace fnr::bench {
 [[nodiscard]] std::string bench_call_json(const Options& o, std::string_view id,
                                           const std::string& image, std::string_view route);
 
+// The bench call's JSON split around its id, so each call costs two appends
+// rather than a JSON serialisation.
+struct CallTemplate {
+  std::string before_id;
+  std::string after_id;
+
+  void render(std::string_view id, std::string* out) const {
+    out->assign(before_id);
+    out->append(id).append(after_id);
+  }
+};
+[[nodiscard]] CallTemplate bench_call_template(const Options& o);
+
 }  // namespace fnr::bench

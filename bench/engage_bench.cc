@@ -8,21 +8,6 @@
 namespace fnr::bench {
 namespace {
 
-constexpr std::string_view kIdMarker = "@CALL-ID@";
-
-// The call JSON split around its id, so each call costs two appends rather
-// than a JSON serialisation.
-struct CallTemplate {
-  std::string before_id;
-  std::string after_id;
-};
-
-CallTemplate make_template(const Options& o) {
-  const std::string json = bench_call_json(o, kIdMarker, o.image, "bench");
-  const size_t at = json.find(kIdMarker);
-  return {json.substr(0, at), json.substr(at + kIdMarker.size())};
-}
-
 std::string describe_failure(const client::CallOutcome& out) {
   if (!out.protocol_error.empty()) return "protocol: " + out.protocol_error;
   if (out.nacked) return "NACK: " + out.ack_details;
@@ -45,8 +30,7 @@ class EngageWorker : public Worker {
   }
 
   OpResult call() override {
-    json_.assign(tmpl_.before_id);
-    json_.append(id_prefix_).append(std::to_string(seq_++)).append(tmpl_.after_id);
+    tmpl_.render(id_prefix_ + std::to_string(seq_++), &json_);
     const client::CallOutcome out = lb_.engage(json_, client::BodySource(body_), options_);
     if (out.success && out.protocol_error.empty()) {
       return {OpResult::Kind::kOk, out.latency, {}};
@@ -71,7 +55,7 @@ class EngageWorker : public Worker {
 
 WorkerFactory engage_workers(const Options& options,
                              const std::vector<std::unique_ptr<client::LbClient>>& clients) {
-  auto tmpl = std::make_shared<CallTemplate>(make_template(options));
+  auto tmpl = std::make_shared<CallTemplate>(bench_call_template(options));
   auto body = std::make_shared<std::string>(options.size, 'b');
   // Ids unique across runs too, so a runner's logs tell runs apart.
   std::random_device rd;

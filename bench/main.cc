@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "bench/async_engage.h"
 #include "bench/channels.h"
 #include "bench/child_server.h"
 #include "bench/coldstart.h"
@@ -53,6 +54,16 @@ std::optional<RunResult> run_engage(const Options& o) {
       return std::nullopt;
     }
     target = fake->address();
+  }
+  if (o.async_driver) {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    if (!connect_channels(target, 1, kConnectTimeout, &channels, &error)) {
+      std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    std::optional<RunResult> r = run_async_engage(o, channels.front(), &error);
+    if (!r) std::fprintf(stderr, "fn-runner-bench: %s\n", error.c_str());
+    return r;
   }
   std::vector<std::unique_ptr<client::LbClient>> clients;
   for (uint32_t i = 0; i < o.channels; ++i) {
@@ -120,6 +131,7 @@ int main(int argc, char** argv) {
     engage = run_engage(o);
     if (!engage) return 1;
     std::printf("engage_lb: %s\n", fnr::client::lb_mode_name(o.lb).data());
+    std::printf("engage_driver: %s\n", o.async_driver ? "async" : "sync");
     std::printf("engage_size: %zu\n", o.size);
     print_result("engage", *engage);
   }

@@ -43,6 +43,9 @@ and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.
   --size B          request body / ping payload in bytes (default 64)
   --channels N      gRPC connections, shared round-robin (default 1)
   --lb april|may    LB behaviour for engage (default may)
+  --driver sync|async  engage from the LB emulator, a thread per stream
+                    (default), or from one thread on gRPC's async API
+                    (May-shaped calls, one channel; the leaner load)
   --image IMG       function image (default fnproject/hello:0.0.1)
   --memory MIB      memory per call (default 128)
   --timeout S       call timeout and stream deadline (default 30)
@@ -118,6 +121,7 @@ ParsedOptions parse_options(int argc, char** argv) {
       {"size", required_argument, nullptr, 0},
       {"channels", required_argument, nullptr, 0},
       {"lb", required_argument, nullptr, 0},
+      {"driver", required_argument, nullptr, 0},
       {"image", required_argument, nullptr, 0},
       {"memory", required_argument, nullptr, 0},
       {"timeout", required_argument, nullptr, 0},
@@ -177,6 +181,10 @@ ParsedOptions parse_options(int argc, char** argv) {
       if (!lb) std::fprintf(stderr, "fn-runner-bench: --lb wants april or may, got '%s'\n", v);
       ok = lb.has_value();
       if (lb) o.lb = *lb;
+    } else if (name == "driver") {
+      ok = std::string_view(v) == "sync" || std::string_view(v) == "async";
+      if (!ok) std::fprintf(stderr, "fn-runner-bench: --driver wants sync or async, got '%s'\n", v);
+      o.async_driver = std::string_view(v) == "async";
     } else if (name == "image") {
       o.image = v;
     } else if (name == "memory") {

@@ -23,6 +23,9 @@ struct Options {
   size_t size = 64;                   // request body / ping payload bytes
   uint32_t channels = 1;              // connections, shared round-robin
   client::LbMode lb = client::LbMode::kMay;
+  // Engage: "sync" is the LB emulator (client/), a thread per stream;
+  // "async" is one thread on gRPC's async API (May-shaped calls only).
+  bool async_driver = false;
   std::string image = "fnproject/hello:0.0.1";
   uint32_t memory_mib = 128;
   uint32_t timeout_s = 30;

@@ -59,12 +59,22 @@ echo "== hot http-stream echo, c=16"
 build/fn-runner-bench both "${hot[@]}" --c 16 --n $((n * 5)) --warmup 200
 echo "== fake runner (protocol floor), c=16"
 build/fn-runner-bench engage --addr fake --size 5 --c 16 --n $((n * 5)) --warmup 200
+# The LB emulator spends ~160 µs of CPU per call on these 2 shared cores;
+# one async thread spends ~50 µs, leaving the runner what an LB on another
+# machine would.
+echo "== hot http-stream echo, c=1 and c=16, lean load (--driver async)"
+build/fn-runner-bench engage "${hot[@]}" --driver async --c 1 --n "$n" --warmup 50
+build/fn-runner-bench engage "${hot[@]}" --driver async --c 16 --n $((n * 10)) --warmup 200
+echo "== fake runner (protocol floor), c=16, lean load"
+build/fn-runner-bench engage --addr fake --size 5 --driver async --c 16 --n $((n * 10)) --warmup 200
 if [[ -n $node_ref ]]; then
   node=(--addr 127.0.0.1:$port --image "$node_ref" --format http-stream --size 5 --memory 128)
   echo "== hot Node FDK echo (fdk-node from tests/node/package-lock.json), c=1"
   build/fn-runner-bench both "${node[@]}" --c 1 --n "$n" --warmup 50
   echo "== hot Node FDK echo, c=16"
   build/fn-runner-bench both "${node[@]}" --c 16 --n $((n * 2)) --warmup 200
+  echo "== hot Node FDK echo, c=16, lean load"
+  build/fn-runner-bench engage "${node[@]}" --driver async --c 16 --n $((n * 4)) --warmup 200
 fi
 echo "== cold start vs runc/crun/posix_spawn"
 build/fn-runner-bench coldstart --n 200
