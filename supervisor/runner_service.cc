@@ -18,10 +18,9 @@ class StatusCall final : public CqTag {
  public:
   static void listen(RunnerContext& ctx, RunnerProtocol::AsyncService& service,
                      grpc::ServerCompletionQueue* cq) {
-    auto call = std::unique_ptr<StatusCall>(new StatusCall(ctx, service, cq));
-    service.RequestStatus(&call->server_ctx_, &call->request_, &call->responder_, cq, cq,
-                          call.get());
-    call.release();  // owned by the queue until proceed() ends it
+    // Owned by the queue until proceed() ends it.
+    auto* call = new StatusCall(ctx, service, cq);
+    service.RequestStatus(&call->server_ctx_, &call->request_, &call->responder_, cq, cq, call);
   }
 
   void proceed(bool ok) override {
@@ -33,8 +32,9 @@ class StatusCall final : public CqTag {
     status.set_requests_received(ctx_.counters.requests_received.load());
     status.set_requests_handled(ctx_.counters.requests_handled.load());
     answered_ = true;
-    responder_.Finish(status, grpc::Status::OK, this);
-    self.release();  // back to the queue until the answer is sent
+    // Back to the queue until the answer is sent.
+    StatusCall* call = self.release();
+    responder_.Finish(status, grpc::Status::OK, call);
   }
 
  private:
