@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/e2e/background_call.h"
 #include "tests/e2e/outcome_checks.h"
@@ -69,6 +71,34 @@ TEST_F(StatusTest, CountsActiveReceivedAndHandled) {
   s = runner_->status();
   EXPECT_EQ(s.requests_received, 6U);
   EXPECT_EQ(s.requests_handled, 4U);
+}
+
+// Streams are accepted however many arrive together (the server keeps only
+// a few listeners armed), and one abandoned before its Try stops counting.
+TEST_F(StatusTest, StreamsAbandonedBeforeTheirTryAreNotLeftActive) {
+  constexpr int32_t kStreams = 20;
+  auto stub = runner_->stub();
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReaderWriter<ClientMsg, RunnerMsg>>> streams;
+  for (int32_t i = 0; i < kStreams; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(std::chrono::system_clock::now() + seconds(30));
+    streams.push_back(stub->Engage(contexts.back().get()));
+  }
+  EXPECT_TRUE(wait_active(kStreams))
+      << "active " << runner_->status().active << " of " << kStreams << " streams opened";
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& stream : streams) {
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  EXPECT_TRUE(wait_active(0)) << "active stayed at " << runner_->status().active;
+  EXPECT_EQ(runner_->status().requests_received, 0U);
+  EXPECT_EQ(runner_->ledger().reserved_mib, 0U);
+
+  // The runner still serves.
+  TestCall call;
+  call.mode("echo");
+  EXPECT_TRUE(finished_ok(runner_->lb(LbMode::kMay)->engage(call.json(), "after"), call.id));
 }
 
 }  // namespace
