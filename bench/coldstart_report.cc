@@ -31,7 +31,7 @@ void print_series(const Series& s) {
   std::printf("coldstart_%s_p90_us: %.1f\n", n, r.percentile_us(90));
   std::printf("coldstart_%s_p99_us: %.1f\n", n, r.percentile_us(99));
   std::printf("coldstart_%s_max_us: %.1f\n", n,
-              r.latencies_ns.empty() ? 0.0 : r.latencies_ns.back() / 1000.0);
+              r.latencies_ns.empty() ? 0.0 : static_cast<double>(r.latencies_ns.back()) / 1000.0);
   std::printf("coldstart_%s_errors: %llu\n", n, static_cast<unsigned long long>(r.errors));
   if (!r.first_error.empty())
     std::printf("coldstart_%s_first_error: %s\n", n, r.first_error.c_str());

@@ -25,7 +25,8 @@ struct ThreadResult {
 
 double RunResult::percentile_us(double p) const {
   if (latencies_ns.empty()) return 0;
-  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * latencies_ns.size()));
+  const auto rank =
+      static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(latencies_ns.size())));
   const size_t index = std::clamp<size_t>(rank, 1, latencies_ns.size()) - 1;
   return static_cast<double>(latencies_ns[index]) / 1000.0;
 }
@@ -113,7 +114,8 @@ void print_result(std::string_view prefix, const RunResult& r) {
   p("p50_us", "%.1f", r.percentile_us(50));
   p("p90_us", "%.1f", r.percentile_us(90));
   p("p99_us", "%.1f", r.percentile_us(99));
-  p("max_us", "%.1f", r.latencies_ns.empty() ? 0.0 : r.latencies_ns.back() / 1000.0);
+  p("max_us", "%.1f",
+    r.latencies_ns.empty() ? 0.0 : static_cast<double>(r.latencies_ns.back()) / 1000.0);
   p("nacks", "%llu", static_cast<unsigned long long>(r.nacks));
   p("errors", "%llu", static_cast<unsigned long long>(r.errors));
   if (!r.first_error.empty()) p("first_error", "%s", r.first_error.c_str());

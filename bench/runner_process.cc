@@ -60,6 +60,7 @@ std::unique_ptr<RunnerProcess> RunnerProcess::start(const RunnerSetup& setup, st
                                    "--log-level=" + setup.log_level,
                                    "--drain-timeout=5"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   SpawnSetup s;

@@ -243,10 +243,10 @@ int run_selftest() {
     // then a whole stale buffer with eof.
     const std::string body = pattern(25'000);
     const CallOutcome o = stale->engage(call_json(t.next_id(), "echo"), body);
-    t.check(
-        "april stale frames are whole 10 KiB buffers",
-        o.success && o.body.size() == 4 * 10240 && o.body.compare(0, 20480, body, 0, 20480) == 0,
-        o);
+    t.check("april stale frames are whole 10 KiB buffers",
+            o.success && o.body.size() == size_t{4} * 10240 &&
+                o.body.compare(0, 20480, body, 0, 20480) == 0,
+            o);
   }
   {
     LbClient* runners[] = {april.get(), april.get()};

@@ -95,7 +95,8 @@ std::optional<std::string> find_program(const std::string& name) {
     const size_t end = std::min(path.find(':', start), path.size());
     const std::string dir = path.substr(start, end - start);
     if (!dir.empty()) {
-      const std::string candidate = dir + "/" + name;
+      std::string candidate = dir;
+      candidate.append("/").append(name);
       if (access(candidate.c_str(), X_OK) == 0) return candidate;
     }
     start = end + 1;
