@@ -31,6 +31,8 @@ using Error = std::optional<std::string>;
 // A config file is a few KiB; the cap keeps a mistaken --config=/dev/zero from
 // eating memory.
 constexpr size_t kMaxConfigFileBytes = 1U << 20;
+// More gRPC threads than this is a typo, not a tuning.
+constexpr uint32_t kMaxGrpcThreads = 64;
 
 std::string lowercase(std::string_view s) {
   std::string out(s);
@@ -183,6 +185,7 @@ Error apply_json(const json& doc, Config& c) {
   r.uint("container_start_timeout_ms", c.container_start_timeout_ms);
   r.uint("kill_grace_ms", c.kill_grace_ms);
   r.uint("spare_workers", c.spare_workers);
+  r.uint("grpc_threads", c.grpc_threads);
   r.string("metrics_address", c.metrics_address);
   if (const json* call = r.object("call")) r.absorb(apply_call_json(*call, c.call_limits));
   if (const json* sb = r.object("sandbox")) r.absorb(apply_sandbox_json(*sb, c.sandbox));
@@ -334,6 +337,8 @@ constexpr Flag kFlags[] = {
                            Config& c) { return set_uint(f, v, c.drain_timeout_s); }},
     {"--metrics-address", [](std::string_view, std::string_view v,
                              Config& c) { return set_string(v, c.metrics_address); }},
+    {"--grpc-threads", [](std::string_view f, std::string_view v,
+                          Config& c) { return set_uint(f, v, c.grpc_threads); }},
 };
 
 struct ParsedFlag {
@@ -420,6 +425,10 @@ Error validate(Config& c) {
     return "FN_NODE_CERT, FN_NODE_CERT_KEY and FN_NODE_CERT_AUTHORITY must be set together";
   }
   if (auto e = validate_address(c)) return e;
+  if (c.grpc_threads < 1 || c.grpc_threads > kMaxGrpcThreads) {
+    return fmt::format("grpc_threads {} is out of range (1 to {})", c.grpc_threads,
+                       kMaxGrpcThreads);
+  }
   if (!c.metrics_address.empty()) {
     std::string why;
     if (!parse_ip_endpoint(c.metrics_address, &why)) return "metrics_address " + why;

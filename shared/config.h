@@ -50,6 +50,9 @@ struct Config {
   uint32_t container_start_timeout_ms = 5000;
   uint32_t kill_grace_ms = 2000;  // worker exit grace after a cancel
   uint32_t spare_workers = 2;     // workers started ahead of demand (cold-start latency)
+  // Threads serving gRPC, each polling its own completion queue. One keeps
+  // a hot call's gRPC work on one thread; more spread calls over cores.
+  uint32_t grpc_threads = 1;
   std::string metrics_address;  // "IP:PORT" serving GET /metrics; "" = off
   CallLimits call_limits;
   SandboxConfig sandbox;    // JSON key "call"

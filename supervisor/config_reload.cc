@@ -28,6 +28,7 @@ std::vector<std::string> keep_restart_keys(const Config& running, Config& next) 
   keep("ledger_entries", &Config::ledger_entries);
   keep("worker_path", &Config::worker_path);
   keep("spare_workers", &Config::spare_workers);
+  keep("grpc_threads", &Config::grpc_threads);
   keep("metrics_address", &Config::metrics_address);
   keep("sandbox", &Config::sandbox);
   keep("config_file", &Config::config_file);

@@ -226,12 +226,15 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(config.grpc_address,
                              fnr::make_server_credentials(config.tls, server_tls.get()), &port);
     builder.RegisterService(&service);
-    fnr::CqThread cq_thread(builder);
+    std::vector<std::unique_ptr<fnr::CqThread>> cq_threads;
+    for (uint32_t i = 0; i < config.grpc_threads; ++i) {
+      cq_threads.push_back(std::make_unique<fnr::CqThread>(builder));
+    }
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
       spdlog::critical("cannot listen on {}", config.grpc_address);
       if (server) server->Shutdown();
-      cq_thread.stop();
+      for (auto& t : cq_threads) t->stop();
       control_socket.stop();
       clear_pool(ctx);
       watchdog.stop();
@@ -240,8 +243,10 @@ int main(int argc, char** argv) {
       fnr::remove_instance(ctx.cgroups, ctx.runtime_dir);
       return 1;
     }
-    service.serve(cq_thread.cq());
-    cq_thread.start();
+    for (auto& t : cq_threads) {
+      service.serve(t->cq());
+      t->start();
+    }
     spdlog::info("fn-runner listening on {} (port {}), capacity {} MiB, images in {}",
                  config.grpc_address, port, total_mib, config.images_dir);
     fnr::sd::notify_ready(
@@ -251,7 +256,7 @@ int main(int argc, char** argv) {
     spdlog::info("{} received", strsignal(sig));
     drain(ctx, *server);
     server->Wait();
-    cq_thread.stop();
+    for (auto& t : cq_threads) t->stop();
     control_socket.stop();
     watchdog.stop();
     loop.stop();

@@ -19,10 +19,10 @@ namespace {
 
 // Every variable load_config reads; each test starts with all of them unset.
 const std::vector<std::string> kEnvVars = {
-    "FN_RUNNER_CONFIG", "FN_GRPC_PORT",           "FN_NODE_CERT",
-    "FN_NODE_CERT_KEY", "FN_NODE_CERT_AUTHORITY", "FN_MAX_TOTAL_MEMORY_BYTES",
-    "FN_LOG_LEVEL",     "FN_MAX_RESPONSE_SIZE",   "FN_MAX_HDR_RESPONSE_SIZE",
-    "FN_IMAGES_DIR",    "FN_RUNNER_LEDGER",       "FN_RUNNER_WORKER",
+    "FN_RUNNER_CONFIG",  "FN_GRPC_PORT",           "FN_NODE_CERT",
+    "FN_NODE_CERT_KEY",  "FN_NODE_CERT_AUTHORITY", "FN_MAX_TOTAL_MEMORY_BYTES",
+    "FN_LOG_LEVEL",      "FN_MAX_RESPONSE_SIZE",   "FN_MAX_HDR_RESPONSE_SIZE",
+    "FN_IMAGES_DIR",     "FN_RUNNER_LEDGER",       "FN_RUNNER_WORKER",
     "FN_METRICS_ADDRESS"};
 
 class ConfigTest : public ::testing::Test {
@@ -84,6 +84,7 @@ const char* kFullFile = R"({
   "max_response_bytes": 1000,
   "max_request_bytes": 2000,
   "kill_grace_ms": 300,
+  "grpc_threads": 3,
   "metrics_address": "[::1]:9464",
   "call": {
     "default_memory_mib": 256, "max_memory_mib": 1024,
@@ -108,6 +109,7 @@ TEST_F(ConfigTest, DefaultsWithNoSources) {
   EXPECT_EQ(c.max_response_bytes, d.max_response_bytes);
   EXPECT_EQ(c.call_limits.max_memory_mib, 8192U);
   EXPECT_EQ(c.metrics_address, "") << "metrics are off by default";
+  EXPECT_EQ(c.grpc_threads, 1U);
   EXPECT_EQ(c.config_file, "");
 }
 
@@ -129,6 +131,7 @@ TEST_F(ConfigTest, FileSetsEveryKey) {
   EXPECT_EQ(c.max_response_bytes, 1000U);
   EXPECT_EQ(c.max_request_bytes, 2000U);
   EXPECT_EQ(c.kill_grace_ms, 300U);
+  EXPECT_EQ(c.grpc_threads, 3U);
   EXPECT_EQ(c.metrics_address, "[::1]:9464");
   const CallLimits& l = c.call_limits;
   EXPECT_EQ(l.default_memory_mib, 256U);
@@ -200,7 +203,7 @@ TEST_F(ConfigTest, GrpcPortKeepsTheHost) {
 TEST_F(ConfigTest, FlagsSetTheirKeys) {
   Config c = load_ok({"--grpc-address=127.0.0.1:1", "--images-dir=/x", "--log-level=warn",
                       "--ledger-name=l2", "--max-total-memory-bytes=123", "--worker=/bin/w",
-                      "--drain-timeout=9", "--metrics-address=127.0.0.1:0"});
+                      "--drain-timeout=9", "--metrics-address=127.0.0.1:0", "--grpc-threads=2"});
   EXPECT_EQ(c.grpc_address, "127.0.0.1:1");
   EXPECT_EQ(c.images_dir, "/x");
   EXPECT_EQ(c.log_level, "warn");
@@ -209,6 +212,7 @@ TEST_F(ConfigTest, FlagsSetTheirKeys) {
   EXPECT_EQ(c.worker_path, "/bin/w");
   EXPECT_EQ(c.drain_timeout_s, 9U);
   EXPECT_EQ(c.metrics_address, "127.0.0.1:0");
+  EXPECT_EQ(c.grpc_threads, 2U);
 }
 
 TEST_F(ConfigTest, LaterSourcesWin) {
@@ -242,7 +246,7 @@ TEST_F(ConfigTest, ExampleFileLoadsAndHasEveryKey) {
        {"grpc_address", "tls", "max_total_memory_bytes", "ledger_name", "ledger_entries",
         "images_dir", "worker_path", "log_level", "drain_timeout_s", "max_response_bytes",
         "max_request_bytes", "max_response_header_bytes", "container_start_timeout_ms",
-        "kill_grace_ms", "spare_workers", "metrics_address", "call", "sandbox"}) {
+        "kill_grace_ms", "spare_workers", "grpc_threads", "metrics_address", "call", "sandbox"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
   for (const char* key : {"cert", "key", "authority"}) EXPECT_TRUE(doc["tls"].contains(key));
@@ -342,6 +346,8 @@ std::vector<BadConfig> bad_configs() {
        {},
        "metrics_address \"0.0.0.0:65536\" is not IP:PORT (bad port)"},
       {"MetricsAddressUnbracketedV6", "", {}, {"--metrics-address=::1:9464"}, "in brackets"},
+      {"NoGrpcThreads", "", {}, {"--grpc-threads=0"}, "grpc_threads 0 is out of range (1 to 64)"},
+      {"TooManyGrpcThreads", R"({"grpc_threads": 65})", {}, {}, "grpc_threads 65 is out of range"},
       {"BadGrpcAddressPort", "", {}, {"--grpc-address=localhost:http"}, "is not HOST:PORT"},
       {"TlsPartialEnv",
        "",
