@@ -54,7 +54,7 @@ class NodeFdkTest : public RunnerTest {
 
   // tests/node/<handler>.js as the image e2e/node-<handler>:1.
   std::string image(const std::string& handler) {
-    const std::string ref = "e2e/node-" + handler + ":1";
+    std::string ref = "e2e/node-" + handler + ":1";
     const auto start = std::chrono::steady_clock::now();
     test_support::import_node_image(runner_->images_dir(), ref, node_source(), handler);
     std::cout << "[ node     ] image " << ref << " ready in "

@@ -104,8 +104,8 @@ struct BadStart {
 
 TEST(StartupTest, InvalidConfigurationExitsTwoAndCreatesNothing) {
   RunnerHarness scratch;  // a temp dir, and a ledger name nobody uses
-  const std::string dir = scratch.temp_dir();
-  const std::string ledger = scratch.ledger_name();
+  const std::string& dir = scratch.temp_dir();
+  const std::string& ledger = scratch.ledger_name();
   const std::vector<BadStart> cases = {
       {"invalid JSON", "{ not json", {}, {}, "config:"},
       {"unknown key", R"({"grpc_adress": "127.0.0.1:1"})", {}, {}, "grpc_adress"},

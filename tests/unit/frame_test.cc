@@ -27,7 +27,8 @@ std::vector<Decoded> drain(FrameDecoder& d, FrameDecoder::Status* last = nullptr
 TEST(FrameCodec, RoundTripsEveryType) {
   std::string wire;
   for (uint8_t t = 1; t <= 7; ++t) {
-    wire += encode_frame(static_cast<FrameType>(t), std::string(t * 3, static_cast<char>('a' + t)));
+    wire += encode_frame(static_cast<FrameType>(t),
+                         std::string(size_t{t} * 3, static_cast<char>('a' + t)));
   }
   FrameDecoder d;
   d.feed(wire);
@@ -35,7 +36,7 @@ TEST(FrameCodec, RoundTripsEveryType) {
   ASSERT_EQ(frames.size(), 7U);
   for (uint8_t t = 1; t <= 7; ++t) {
     EXPECT_EQ(static_cast<uint8_t>(frames[t - 1].type), t);
-    EXPECT_EQ(frames[t - 1].payload, std::string(t * 3, static_cast<char>('a' + t)));
+    EXPECT_EQ(frames[t - 1].payload, std::string(size_t{t} * 3, static_cast<char>('a' + t)));
   }
   EXPECT_EQ(d.buffered(), 0U);
 }

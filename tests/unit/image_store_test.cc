@@ -73,7 +73,7 @@ class ImageStoreTest : public ::testing::Test {
 
   // A layout directory holding `spec`, under a fresh name.
   std::string layout(const ImageSpec& spec, BuiltImage* built = nullptr) {
-    const std::string dir = work_ + "/layout" + std::to_string(++counter_);
+    std::string dir = work_ + "/layout" + std::to_string(++counter_);
     OciLayoutBuilder builder(dir);
     const BuiltImage b = builder.add(spec);
     if (built != nullptr) *built = b;
@@ -106,7 +106,7 @@ class ImageStoreTest : public ::testing::Test {
   }
 
   std::string outside_dir() {
-    const std::string dir = work_ + "/outside";
+    std::string dir = work_ + "/outside";
     fs::create_directories(dir);
     return dir;
   }

@@ -367,7 +367,7 @@ void write_raw_segment(const std::string& name, size_t size, unsigned char fill)
 
 TEST_F(LedgerTest, OpenOfGarbageFailsCleanly) {
   std::string error;
-  write_raw_segment(name_, 64 * 1024, 0xAB);
+  write_raw_segment(name_, size_t{64} * 1024, 0xAB);
   EXPECT_EQ(Ledger::open(name_, &error), nullptr);
   EXPECT_NE(error.find("bad magic"), std::string::npos) << error;
 
@@ -375,7 +375,7 @@ TEST_F(LedgerTest, OpenOfGarbageFailsCleanly) {
   EXPECT_EQ(Ledger::open(name_, &error), nullptr);
   EXPECT_NE(error.find("too small"), std::string::npos) << error;
 
-  write_raw_segment(name_, 64 * 1024, 0);
+  write_raw_segment(name_, size_t{64} * 1024, 0);
   EXPECT_EQ(Ledger::open(name_, &error), nullptr);
   EXPECT_NE(error.find("bad magic"), std::string::npos) << error;
 }
@@ -442,6 +442,7 @@ TEST_F(LedgerTest, ManyProcessesReservingAtOnceNeverOverCommit) {
   StartGate gate;  // children start together, to maximise contention
 
   std::vector<std::unique_ptr<Child>> children;
+  children.reserve(kChildren);
   for (int c = 0; c < kChildren; ++c) {
     children.push_back(std::make_unique<Child>([&, c] {
       std::mt19937 rng(static_cast<unsigned>(c) * 7919U + 1);

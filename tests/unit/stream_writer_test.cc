@@ -86,7 +86,7 @@ TEST_F(StreamWriterTest, NotifyWhenEmptyFiresForGatheredBytes) {
 // A producer of small chunks that stops at the high watermark must be
 // woken again, whether the bytes sat gathered or queued in libuv.
 TEST_F(StreamWriterTest, SmallChunksPastTheHighWatermarkGetADrain) {
-  const std::string chunk(10 * 1024, 'c');
+  const std::string chunk(size_t{10} * 1024, 'c');
   size_t sent = 0;
   while (!writer_.over_high_watermark()) {
     ASSERT_EQ(writer_.write(chunk), 0);
