@@ -2,10 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace fnr {
 
-Spawner::Spawner(Spawn spawn, Deliver deliver)
-    : spawn_(std::move(spawn)), deliver_(std::move(deliver)), thread_([this] { run(); }) {}
+Spawner::Spawner(Spawn spawn, Deliver deliver, Failed failed)
+    : spawn_(std::move(spawn)),
+      deliver_(std::move(deliver)),
+      failed_(std::move(failed)),
+      thread_([this] { run(); }) {}
 
 Spawner::~Spawner() { stop(); }
 
@@ -37,10 +42,16 @@ void Spawner::run() {
     try {
       deliver_(spawn_());
     } catch (const std::exception& e) {
-      // The pool asks again when it next needs a spare; don't spin.
+      // Drop what is waiting too, and say so: the pool then asks again when
+      // it next needs a spare (a cold call, a lost worker), so a failure
+      // that lasts does not spin here.
       spdlog::error("cannot start a spare worker: {}", e.what());
-      std::lock_guard<std::mutex> lock(mu_);
-      wanted_ = 0;
+      unsigned dropped = 1;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        dropped += std::exchange(wanted_, 0U);
+      }
+      failed_(dropped);
     }
   }
 }

@@ -15,8 +15,11 @@ class Spawner {
  public:
   using Spawn = std::function<SpawnedWorker()>;
   using Deliver = std::function<void(SpawnedWorker)>;  // called on the spawner thread
+  // A spawn failed: `dropped` requests (that one and those waiting) will not
+  // be delivered. Called on the spawner thread.
+  using Failed = std::function<void(unsigned dropped)>;
 
-  Spawner(Spawn spawn, Deliver deliver);
+  Spawner(Spawn spawn, Deliver deliver, Failed failed);
   ~Spawner();
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
@@ -30,6 +33,7 @@ class Spawner {
 
   Spawn spawn_;
   Deliver deliver_;
+  Failed failed_;
   std::mutex mu_;
   std::condition_variable cv_;
   unsigned wanted_ = 0;

@@ -29,6 +29,11 @@ void WorkerPool::start() {
           if (shutting_down_) return h->shut_down(std::chrono::milliseconds(0));
           spares_.push_back(h);
         });
+      },
+      [this](unsigned dropped) {
+        // Without this the pool would count these as on their way forever
+        // and never ask for a spare again.
+        ctx_.loop->post([this, dropped] { spares_pending_ -= dropped; });
       });
   refill_spares();
 }

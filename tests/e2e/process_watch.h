@@ -33,8 +33,8 @@ class PidWatch {
   UniqueFd fd_;
 };
 
-// Direct children of `pid` (its main thread's), from
-// /proc/<pid>/task/<pid>/children. Empty if the process is gone.
+// Direct children of `pid` (those of all its threads), from
+// /proc/<pid>/task/*/children. Empty if the process is gone.
 [[nodiscard]] std::vector<pid_t> children_of(pid_t pid);
 
 // Processes whose initial environment holds exactly `entry` ("KEY=VALUE").
