@@ -1,8 +1,8 @@
 #pragma once
 // One Engage call on gRPC's async API, shaped like ServerBidiReactor: the
 // subclass starts reads and writes and gets On* reactions, all of them on
-// the CqThread. OnDone comes once, after the call has ended and the last
-// operation's reaction has run; then the subclass may free itself.
+// the CqThread of the queue it was requested on. OnDone comes once, after the call has ended and
+// the last operation's reaction has run; then the subclass may free itself.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>

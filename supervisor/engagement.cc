@@ -48,8 +48,8 @@ void Engagement::OnNotStarted() {
 }
 
 // The flags decide under mu_ and the Start*/Finish call is made after it,
-// so no lock is held across gRPC's I/O. `writing_` makes one thread the writer, and a
-// deque keeps &out_.front() valid while others push_back.
+// so no lock is held across gRPC's I/O. `writing_` makes one thread the
+// writer, and a deque keeps &out_.front() valid while others push_back.
 void Engagement::read_next() {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,7 +1,7 @@
 #pragma once
 // One Engage stream, which carries one call. The object has two sides:
 //
-//  - the gRPC side (EngageStream reactions on the CqThread): reads
+//  - the gRPC side (EngageStream reactions on a CqThread): reads
 //    the Try, answers ack or NACK, forwards request frames, and owns a
 //    small thread-safe queue of outgoing RunnerMsgs;
 //  - the loop side (on the supervisor's libuv thread): the worker process,

@@ -1,7 +1,8 @@
 #pragma once
-// The RunnerProtocol gRPC service on the async API, served by one CqThread:
-// no thread per stream, and no hand-off between gRPC's own threads. Each
-// Engage is an Engagement; Status answers from the counters.
+// The RunnerProtocol gRPC service on the async API, served by CqThreads
+// (one by default): no thread per stream, and no hand-off between gRPC's
+// own threads. Each Engage is an Engagement; Status answers from the
+// counters.
 #include "proto/runner.grpc.pb.h"
 #include "supervisor/runner_context.h"
 

@@ -34,20 +34,26 @@ bool PidWatch::wait_exit(std::chrono::milliseconds timeout) const {
   }
 }
 
+std::vector<pid_t> threads_of(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* d = readdir(dir)) {
+    if (d->d_name[0] != '.') out.push_back(static_cast<pid_t>(std::strtol(d->d_name, nullptr, 10)));
+  }
+  closedir(dir);
+  return out;
+}
+
 std::vector<pid_t> children_of(pid_t pid) {
   // Each thread has its own list: the supervisor's spawner and loop threads
   // start workers too.
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   std::vector<pid_t> out;
-  DIR* dir = opendir(tasks.c_str());
-  if (dir == nullptr) return out;
-  while (const dirent* d = readdir(dir)) {
-    if (d->d_name[0] == '.') continue;
-    std::ifstream in(tasks + "/" + d->d_name + "/children");
+  for (const pid_t tid : threads_of(pid)) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/children");
     pid_t child = 0;
     while (in >> child) out.push_back(child);
   }
-  closedir(dir);
   return out;
 }
 

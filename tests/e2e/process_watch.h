@@ -33,6 +33,8 @@ class PidWatch {
   UniqueFd fd_;
 };
 
+// Thread ids of `pid`, from /proc/<pid>/task. Empty if the process is gone.
+[[nodiscard]] std::vector<pid_t> threads_of(pid_t pid);
 // Direct children of `pid` (those of all its threads), from
 // /proc/<pid>/task/*/children. Empty if the process is gone.
 [[nodiscard]] std::vector<pid_t> children_of(pid_t pid);
