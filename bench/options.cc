@@ -231,6 +231,15 @@ ParsedOptions parse_options(int argc, char** argv) {
       return usage_error();
     }
   }
+  // The async driver makes plaintext May-shaped calls on one channel: a
+  // figure labelled otherwise would not be what was measured.
+  if (o.async_driver && (o.lb != client::LbMode::kMay || o.channels != 1 || o.tls)) {
+    std::fputs(
+        "fn-runner-bench: --driver async makes May calls on one plaintext channel "
+        "(no --lb april, --channels or TLS)\n",
+        stderr);
+    return usage_error();
+  }
   if ((o.mode == Mode::kEngage || o.mode == Mode::kBoth) && o.addr.empty()) {
     std::fputs("fn-runner-bench: engage needs --addr HOST:PORT (or --addr fake)\n", stderr);
     return usage_error();
