@@ -15,6 +15,7 @@
 #include "bench/options.h"
 #include "bench/pingpong.h"
 #include "bench/selftest.h"
+#include "bench/uds_pingpong.h"
 #include "client/lb_client.h"
 
 namespace fnr::bench {
@@ -107,6 +108,33 @@ int serve(Mode mode) {
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
+// Each part of a hot call's path measured alone, one after the other, then
+// the call itself: read floor_p50_us as the least this design can do here.
+int run_floor(const Options& o) {
+  const std::optional<RunResult> pingpong = run_pingpong(o);
+  if (!pingpong) return 1;
+  print_result("pingpong", *pingpong);
+  Options fake_options = o;
+  fake_options.addr = "fake";
+  const std::optional<RunResult> fake = run_engage(fake_options);
+  if (!fake) return 1;
+  print_result("fake", *fake);
+  const RunResult uds = run_workers(o, uds_pingpong_workers(o));
+  print_result("uds", uds);
+  const std::optional<RunResult> engage = run_engage(o);
+  if (!engage) return 1;
+  std::printf("engage_driver: %s\n", o.async_driver ? "async" : "sync");
+  print_result("engage", *engage);
+  const double floor_p50 = fake->percentile_us(50) + 2 * uds.percentile_us(50);
+  const double pingpong_p50 = pingpong->percentile_us(50);
+  std::printf("floor_p50_us: %.1f\n", floor_p50);
+  std::printf("ratio_p50: %.2f\n", ratio(engage->percentile_us(50), pingpong_p50));
+  std::printf("ratio_floor_p50: %.2f\n", ratio(floor_p50, pingpong_p50));
+  std::printf("ratio_engage_to_floor_p50: %.2f\n", ratio(engage->percentile_us(50), floor_p50));
+  const bool failed = pingpong->errors + fake->errors + uds.errors + engage->errors > 0;
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 }  // namespace fnr::bench
 
@@ -119,6 +147,12 @@ int main(int argc, char** argv) {
   if (o.mode == Mode::kSelfTest) return run_selftest();
   if (o.mode == Mode::kEchoServer || o.mode == Mode::kFakeServer) return serve(o.mode);
   if (o.mode == Mode::kColdStart) return run_coldstart(o);
+  if (o.mode == Mode::kFloor) return run_floor(o);
+  if (o.mode == Mode::kUdsPingPong) {
+    const RunResult uds = run_workers(o, uds_pingpong_workers(o));
+    print_result("uds", uds);
+    return uds.errors > 0 ? 1 : 0;
+  }
 
   std::optional<RunResult> pingpong;
   std::optional<RunResult> engage;

@@ -20,6 +20,13 @@ MODE (default engage):
   echo-server, fake-server  serve the echo or the fake runner and print
              "port N"; end when stdin closes (the baselines' child processes)
   both       pingpong, then engage, then their ratios
+  floor      where a hot call's time goes: pingpong, the fake runner (the
+             Engage message pattern alone), a Unix socket round trip between
+             two processes (uds-pingpong), then engage against --addr; prints
+             floor_p50_us = fake + 2 round trips (supervisor <-> worker,
+             worker <-> function: the design's two relays) and the ratios
+  uds-pingpong  --size bytes to a child process and back over a Unix
+             stream socket: the cost of one relay
   selftest   checks the LB client against an in-process fake runner
   coldstart  cold call of a fresh sandboxed echo function (Try to first
              response byte) beside `runc run` and `crun run` of /bin/true
@@ -29,7 +36,9 @@ MODE (default engage):
 
 Output is one "key: value" per line: <mode>_calls, _seconds, _calls_per_s,
 _p50_us, _p90_us, _p99_us, _max_us, _nacks, _errors; "both" adds ratio_p50,
-ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong).
+ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong);
+"floor" adds fake_*, uds_*, floor_p50_us, ratio_floor_p50 (floor /
+pingpong) and ratio_engage_to_floor_p50.
 coldstart prints coldstart_runner_first_byte_*, _runner_result_start_*,
 _runner_total_*, _runc_*, _crun_*, _spawn_* (or "<name>: unavailable: why")
 and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.
@@ -79,6 +88,8 @@ std::optional<Mode> parse_mode(std::string_view s) {
   if (s == "engage") return Mode::kEngage;
   if (s == "pingpong") return Mode::kPingPong;
   if (s == "both") return Mode::kBoth;
+  if (s == "floor") return Mode::kFloor;
+  if (s == "uds-pingpong") return Mode::kUdsPingPong;
   if (s == "selftest") return Mode::kSelfTest;
   if (s == "coldstart") return Mode::kColdStart;
   if (s == "echo-server") return Mode::kEchoServer;
@@ -240,7 +251,8 @@ ParsedOptions parse_options(int argc, char** argv) {
         stderr);
     return usage_error();
   }
-  if ((o.mode == Mode::kEngage || o.mode == Mode::kBoth) && o.addr.empty()) {
+  if ((o.mode == Mode::kEngage || o.mode == Mode::kBoth || o.mode == Mode::kFloor) &&
+      o.addr.empty()) {
     std::fputs("fn-runner-bench: engage needs --addr HOST:PORT (or --addr fake)\n", stderr);
     return usage_error();
   }

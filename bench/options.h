@@ -9,7 +9,17 @@
 
 namespace fnr::bench {
 
-enum class Mode { kEngage, kPingPong, kBoth, kSelfTest, kColdStart, kEchoServer, kFakeServer };
+enum class Mode {
+  kEngage,
+  kPingPong,
+  kBoth,
+  kFloor,
+  kUdsPingPong,
+  kSelfTest,
+  kColdStart,
+  kEchoServer,
+  kFakeServer
+};
 
 struct Options {
   Mode mode = Mode::kEngage;

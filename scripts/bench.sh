@@ -6,7 +6,9 @@
 #   - a hot http-stream call (native echo function, then a Node FDK one) at
 #     c=1 and c=16, beside the same ping-pong and beside a fake runner that
 #     answers every Engage at once (the floor of the protocol's message
-#     pattern: new stream, try, ack, data, result, finished, status);
+#     pattern: new stream, try, ack, data, result, finished, status), and
+#     at c=1 beside the design's floor (that fake runner plus two Unix
+#     socket round trips: supervisor <-> worker, worker <-> function);
 #   - a cold call (Try to first byte, fresh container) beside runc/crun run
 #     of /bin/true from the same root filesystem and a bare posix_spawn.
 # Usage: scripts/bench.sh [N]   (N calls per measurement, default 2000)
@@ -62,8 +64,10 @@ build/fn-runner-bench engage --addr fake --size 5 --c 16 --n $((n * 5)) --warmup
 # The LB emulator spends ~160 µs of CPU per call on these 2 shared cores;
 # one async thread spends ~50 µs, leaving the runner what an LB on another
 # machine would.
-echo "== hot http-stream echo, c=1 and c=16, lean load (--driver async)"
-build/fn-runner-bench engage "${hot[@]}" --driver async --c 1 --n "$n" --warmup 50
+echo "== hot http-stream echo, c=1, lean load (--driver async), beside its floor: ping-pong,"
+echo "   fake runner, a Unix socket round trip (one relay), the call; floor = fake + 2 relays"
+build/fn-runner-bench floor "${hot[@]}" --driver async --c 1 --n "$n" --warmup 50
+echo "== hot http-stream echo, c=16, lean load"
 build/fn-runner-bench engage "${hot[@]}" --driver async --c 16 --n $((n * 10)) --warmup 200
 echo "== fake runner (protocol floor), c=16, lean load"
 build/fn-runner-bench engage --addr fake --size 5 --driver async --c 16 --n $((n * 10)) --warmup 200

@@ -1,0 +1,15 @@
+#pragma once
+// The cost of one relay hop: a round trip of --size bytes between this
+// process and a child over a Unix stream socket, with the scheduler placing
+// both as it places the supervisor, a worker and a function. A hot call
+// crosses two such round trips the design requires (supervisor <-> worker,
+// worker <-> function) on top of the Engage message pattern itself.
+#include "bench/driver.h"
+#include "bench/options.h"
+
+namespace fnr::bench {
+
+// Workers that each fork an echo child on a socketpair of their own.
+WorkerFactory uds_pingpong_workers(const Options& options);
+
+}  // namespace fnr::bench
