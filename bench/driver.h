@@ -40,7 +40,9 @@ struct RunResult {
   std::vector<int64_t> latencies_ns;  // successful calls only, sorted
   std::string first_error;
 
-  [[nodiscard]] double calls_per_s() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
+  [[nodiscard]] double calls_per_s() const {
+    return seconds > 0 ? static_cast<double>(ok) / seconds : 0;
+  }
   // Nearest-rank percentile in µs; 0 with no samples.
   [[nodiscard]] double percentile_us(double p) const;
 };

@@ -26,7 +26,9 @@ MODE (default engage):
              floor_p50_us = fake + 2 round trips (supervisor <-> worker,
              worker <-> function: the design's two relays) and the ratios
   uds-pingpong  --size bytes to a child process and back over a Unix
-             stream socket: the cost of one relay
+             stream socket (the cost of one relay), then a wake-up to
+             another thread and back over eventfds (the supervisor's own
+             hand-off between its gRPC and loop threads)
   selftest   checks the LB client against an in-process fake runner
   coldstart  cold call of a fresh sandboxed echo function (Try to first
              response byte) beside `runc run` and `crun run` of /bin/true
@@ -37,8 +39,9 @@ MODE (default engage):
 Output is one "key: value" per line: <mode>_calls, _seconds, _calls_per_s,
 _p50_us, _p90_us, _p99_us, _max_us, _nacks, _errors; "both" adds ratio_p50,
 ratio_p99 (engage / pingpong) and ratio_calls_per_s (engage / pingpong);
-"floor" adds fake_*, uds_*, floor_p50_us, ratio_floor_p50 (floor /
-pingpong) and ratio_engage_to_floor_p50.
+"floor" adds fake_*, uds_*, thread_*, floor_p50_us,
+floor_plus_thread_handoff_p50_us, ratio_floor_p50 (floor / pingpong) and
+ratio_engage_to_floor_p50.
 coldstart prints coldstart_runner_first_byte_*, _runner_result_start_*,
 _runner_total_*, _runc_*, _crun_*, _spawn_* (or "<name>: unavailable: why")
 and coldstart_ratio_first_byte_to_{runc,crun,spawn}_p50/_p99.

@@ -1,11 +1,13 @@
 #include "bench/uds_pingpong.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "shared/unique_fd.h"
@@ -82,7 +84,60 @@ class UdsWorker : public Worker {
   std::vector<char> buf_;
 };
 
+// Each round trip: the caller signals `ping_` and blocks on `pong_`; the
+// echo thread, blocked on `ping_`, signals `pong_`.
+class ThreadWorker : public Worker {
+ public:
+  ThreadWorker(UniqueFd ping, UniqueFd pong) : ping_(std::move(ping)), pong_(std::move(pong)) {
+    echo_ = std::thread([this] {
+      uint64_t v = 0;
+      while (::read(ping_.get(), &v, sizeof v) == sizeof v && v == 1) {
+        v = 1;
+        if (::write(pong_.get(), &v, sizeof v) != sizeof v) break;
+      }
+    });
+  }
+  ~ThreadWorker() override {
+    const uint64_t stop = 2;  // any value but 1 ends the echo thread
+    (void)!::write(ping_.get(), &stop, sizeof stop);
+    echo_.join();
+  }
+  ThreadWorker(const ThreadWorker&) = delete;
+  ThreadWorker& operator=(const ThreadWorker&) = delete;
+
+  OpResult call() override {
+    OpResult r;
+    const auto start = Clock::now();
+    uint64_t v = 1;
+    if (::write(ping_.get(), &v, sizeof v) != sizeof v ||
+        ::read(pong_.get(), &v, sizeof v) != sizeof v) {
+      r.kind = OpResult::Kind::kError;
+      r.error = std::string("eventfd: ") + std::strerror(errno);
+      return r;
+    }
+    r.latency = Clock::now() - start;
+    return r;
+  }
+
+ private:
+  UniqueFd ping_;
+  UniqueFd pong_;
+  std::thread echo_;
+};
+
 }  // namespace
+
+WorkerFactory thread_pingpong_workers() {
+  return [](uint32_t, std::string* error) -> std::unique_ptr<Worker> {
+    UniqueFd ping(eventfd(0, EFD_CLOEXEC));
+    UniqueFd pong(eventfd(0, EFD_CLOEXEC));
+    if (!ping || !pong) {
+      *error = std::string("eventfd: ") + std::strerror(errno);
+      return nullptr;
+    }
+    return std::make_unique<ThreadWorker>(std::move(ping), std::move(pong));
+  };
+}
 
 WorkerFactory uds_pingpong_workers(const Options& options) {
   return [size = std::max<size_t>(options.size, 1)](uint32_t,

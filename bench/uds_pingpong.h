@@ -12,4 +12,9 @@ namespace fnr::bench {
 // Workers that each fork an echo child on a socketpair of their own.
 WorkerFactory uds_pingpong_workers(const Options& options);
 
+// The cost of one hand-off between two threads of one process, as between
+// the supervisor's gRPC thread and its loop thread (an eventfd each way,
+// the wake-up libuv's uv_async_send and gRPC's kick both use).
+WorkerFactory thread_pingpong_workers();
+
 }  // namespace fnr::bench
