@@ -1,5 +1,6 @@
 #include "bench/uds_pingpong.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "shared/unique_fd.h"
@@ -16,6 +18,41 @@ namespace fnr::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The first two CPUs this process may use, or -1s.
+std::pair<int, int> two_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::pair<int, int> cpus{-1, -1};
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    if (cpus.first < 0) {
+      cpus.first = cpu;
+    } else {
+      cpus.second = cpu;
+      break;
+    }
+  }
+  return cpus;
+}
+
+// The CPU for one side (0: the measuring side, 1: the echo), or -1: free.
+int cpu_for(Placement placement, int side) {
+  const auto [a, b] = two_cpus();
+  if (placement == Placement::kFree || a < 0) return -1;
+  if (placement == Placement::kSameCpu || b < 0) return a;
+  return side == 0 ? a : b;
+}
+
+// `tid` 0 is the calling thread.
+void pin(pid_t tid, int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)sched_setaffinity(tid, sizeof set, &set);
+}
 
 bool write_all(int fd, const char* data, size_t size) {
   while (size > 0) {
@@ -88,8 +125,10 @@ class UdsWorker : public Worker {
 // echo thread, blocked on `ping_`, signals `pong_`.
 class ThreadWorker : public Worker {
  public:
-  ThreadWorker(UniqueFd ping, UniqueFd pong) : ping_(std::move(ping)), pong_(std::move(pong)) {
-    echo_ = std::thread([this] {
+  ThreadWorker(UniqueFd ping, UniqueFd pong, int echo_cpu)
+      : ping_(std::move(ping)), pong_(std::move(pong)) {
+    echo_ = std::thread([this, echo_cpu] {
+      pin(0, echo_cpu);
       uint64_t v = 0;
       while (::read(ping_.get(), &v, sizeof v) == sizeof v && v == 1) {
         v = 1;
@@ -127,21 +166,27 @@ class ThreadWorker : public Worker {
 
 }  // namespace
 
-WorkerFactory thread_pingpong_workers() {
-  return [](uint32_t, std::string* error) -> std::unique_ptr<Worker> {
+bool can_cross_cpus() { return two_cpus().second >= 0; }
+
+WorkerFactory thread_pingpong_workers(Placement placement) {
+  return [placement](uint32_t, std::string* error) -> std::unique_ptr<Worker> {
     UniqueFd ping(eventfd(0, EFD_CLOEXEC));
     UniqueFd pong(eventfd(0, EFD_CLOEXEC));
     if (!ping || !pong) {
       *error = std::string("eventfd: ") + std::strerror(errno);
       return nullptr;
     }
-    return std::make_unique<ThreadWorker>(std::move(ping), std::move(pong));
+    // Both chosen before either pin narrows this thread's CPU set.
+    const int mine = cpu_for(placement, 0);
+    const int echo = cpu_for(placement, 1);
+    pin(0, mine);
+    return std::make_unique<ThreadWorker>(std::move(ping), std::move(pong), echo);
   };
 }
 
-WorkerFactory uds_pingpong_workers(const Options& options) {
-  return [size = std::max<size_t>(options.size, 1)](uint32_t,
-                                                    std::string* error) -> std::unique_ptr<Worker> {
+WorkerFactory uds_pingpong_workers(const Options& options, Placement placement) {
+  return [size = std::max<size_t>(options.size, 1), placement](
+             uint32_t, std::string* error) -> std::unique_ptr<Worker> {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
       *error = std::string("socketpair: ") + std::strerror(errno);
@@ -156,6 +201,10 @@ WorkerFactory uds_pingpong_workers(const Options& options) {
       return nullptr;
     }
     if (pid == 0) echo_child(theirs.get(), child_buf.data(), size);
+    const int mine_cpu = cpu_for(placement, 0);
+    const int echo_cpu = cpu_for(placement, 1);
+    pin(0, mine_cpu);
+    pin(pid, echo_cpu);
     return std::make_unique<UdsWorker>(std::move(mine), pid, size);
   };
 }
