@@ -501,8 +501,8 @@ void Engagement::drop_worker(bool keep) {
 void Engagement::release_loop_ref() {
   ctx_.with_worker.erase(this);
   close_and_free(timer_);
-  // Dropped from a fresh loop turn: we may be inside our own callback.
-  if (loop_ref_) ctx_.loop->post([self = std::move(loop_ref_)] {});
+  // Dropped at the end of this loop turn: we may be inside our own callback.
+  if (loop_ref_) ctx_.loop->defer([self = std::move(loop_ref_)] {});
 }
 
 void Engagement::complete(bool success, int code, const std::string& message, bool error_user,
