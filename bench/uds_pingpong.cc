@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/fd_io.h"
 #include "shared/unique_fd.h"
 
 namespace fnr::bench {
@@ -54,29 +55,6 @@ void pin(pid_t tid, int cpu) {
   (void)sched_setaffinity(tid, sizeof set, &set);
 }
 
-bool write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// false on EOF or error before `size` bytes.
-bool read_all(int fd, char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::read(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // The child echoes until the parent closes its end. It only closes, reads,
 // writes and exits (a child of a threaded process), into a buffer allocated
 // before the fork; it drops every other fd, or a sibling's copy of another
@@ -103,16 +81,12 @@ class UdsWorker : public Worker {
   UdsWorker& operator=(const UdsWorker&) = delete;
 
   OpResult call() override {
-    OpResult r;
-    const auto start = Clock::now();
+    const auto t0 = Clock::now();
     if (!write_all(fd_.get(), buf_.data(), buf_.size()) ||
         !read_all(fd_.get(), buf_.data(), buf_.size())) {
-      r.kind = OpResult::Kind::kError;
-      r.error = std::string("echo child gone: ") + std::strerror(errno);
-      return r;
+      return {OpResult::Kind::kError, {}, std::string("echo child gone: ") + std::strerror(errno)};
     }
-    r.latency = Clock::now() - start;
-    return r;
+    return {OpResult::Kind::kOk, Clock::now() - t0, {}};
   }
 
  private:
@@ -145,17 +119,13 @@ class ThreadWorker : public Worker {
   ThreadWorker& operator=(const ThreadWorker&) = delete;
 
   OpResult call() override {
-    OpResult r;
-    const auto start = Clock::now();
+    const auto t0 = Clock::now();
     uint64_t v = 1;
     if (::write(ping_.get(), &v, sizeof v) != sizeof v ||
         ::read(pong_.get(), &v, sizeof v) != sizeof v) {
-      r.kind = OpResult::Kind::kError;
-      r.error = std::string("eventfd: ") + std::strerror(errno);
-      return r;
+      return {OpResult::Kind::kError, {}, std::string("eventfd: ") + std::strerror(errno)};
     }
-    r.latency = Clock::now() - start;
-    return r;
+    return {OpResult::Kind::kOk, Clock::now() - t0, {}};
   }
 
  private:
